@@ -1,0 +1,66 @@
+# The facet-joint clinic assistant. `make run` and `make test` work from a fresh clone:
+# they install what is missing and train only when the training inputs changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := 3.10
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(PY) -m rasa
+SETUP_STAMP := $(VENV)/.setup-done
+SPACY_MODEL := build/spacy/en_facet_clinic/meta.json
+MODEL := models/facet-assistant.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) bot/nlu/red_flags.yml $(SPACY_MODEL)
+export PYTHONPATH := $(CURDIR)
+# Quieter TensorFlow; no usage telemetry from Rasa.
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: help setup train run shell test test-fast lint eval crossval bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+setup: $(SETUP_STAMP) $(SPACY_MODEL) ## create .venv (Python 3.10), install pinned packages, build the spaCy pipeline
+
+$(SETUP_STAMP): requirements.txt requirements.lock
+	@command -v python$(PYTHON_VERSION) >/dev/null || { echo "python$(PYTHON_VERSION) is needed (see .python-version)"; exit 1; }
+	test -x $(PY) || python$(PYTHON_VERSION) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	touch $@
+
+$(SPACY_MODEL): $(SETUP_STAMP) bot/nlu/spacy_pipeline.py bot/nlu/red_flags.yml bot/nlu/red_flag_matcher.py
+	$(PY) -m bot.nlu.spacy_pipeline
+
+train: $(MODEL) ## train the model (only when data, config or domain changed)
+
+$(MODEL): $(SETUP_STAMP) $(TRAINING_INPUTS)
+	$(RASA) train --fixed-model-name facet-assistant --out models
+
+run: setup train ## start the action server and the Rasa server (Ctrl-C stops both)
+	$(PY) -m bot run
+
+shell: setup train ## chat with the bot in the terminal
+	$(PY) -m bot shell
+
+test: setup train ## everything CI checks: data validation, conversation tests, pytest
+	$(RASA) data validate --fail-on-warnings
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/results/core
+	$(PY) -m pytest
+
+lint: setup ## ruff lint and format check
+	$(PY) -m ruff check bot actions tests scripts
+	$(PY) -m ruff format --check bot actions tests scripts
+
+eval: setup train ## NLU report on the held-out set (var/results/heldout)
+	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_heldout.yml --out var/results/heldout
+
+crossval: setup ## 5-fold cross-validation of the pipelines compared in docs/decisions.md
+	$(PY) scripts/crossval.py
+
+bench: setup train ## latency, throughput, memory, training and start-up time -> docs/performance.md
+	$(PY) scripts/bench.py
+
+clean: ## remove models, build outputs and results (keeps .venv and var/tracker.db)
+	rm -rf models build var/results
