@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components and the offline spaCy pipeline they run on."""

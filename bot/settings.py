@@ -1,0 +1,49 @@
+"""Runtime settings from environment variables, in one place (documented in README, "Settings")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    bot_host: str
+    bot_port: int
+    action_host: str
+    action_port: int
+    action_server_token: str
+    model_path: Path
+    tracker_db: Path
+    cors_origins: tuple[str, ...]
+    log_level: str
+
+    def rasa_environment(self) -> dict[str, str]:
+        """Variables that endpoints.yml expands (Rasa expands one ${VAR} per value)."""
+        return {
+            "ACTION_SERVER_URL": f"http://{self.action_host}:{self.action_port}/webhook",
+            "ACTION_HOST": self.action_host,
+            "ACTION_PORT": str(self.action_port),
+            "ACTION_SERVER_TOKEN": self.action_server_token,
+            "TRACKER_DB": str(self.tracker_db),
+        }
+
+
+def load_runtime_settings(environ: dict[str, str] | None = None) -> RuntimeSettings:
+    env = os.environ if environ is None else environ
+    return RuntimeSettings(
+        bot_host=env.get("BOT_HOST", "127.0.0.1"),
+        bot_port=int(env.get("BOT_PORT", "5005")),
+        action_host=env.get("ACTION_HOST", "127.0.0.1"),
+        action_port=int(env.get("ACTION_PORT", "5055")),
+        # Without a configured secret, each start makes a fresh one shared by the two servers.
+        action_server_token=env.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32),
+        model_path=Path(env.get("MODEL_PATH", PROJECT_ROOT / "models" / "facet-assistant.tar.gz")),
+        tracker_db=Path(env.get("TRACKER_DB", PROJECT_ROOT / "var" / "tracker.db")),
+        cors_origins=tuple(o for o in env.get("BOT_CORS_ORIGINS", "").split(",") if o.strip()),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+    )
