@@ -1,0 +1,51 @@
+"""Command line: python -m bot run | shell | build-spacy."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from bot import PROJECT_ROOT
+
+
+def _shell() -> int:
+    """Terminal chat: the action server in the background, `rasa shell` in front."""
+    from bot.launcher import Servers
+    from bot.settings import load_runtime_settings
+
+    settings = load_runtime_settings()
+    servers = Servers(settings, log_dir=PROJECT_ROOT / "var" / "logs")
+    servers.start_action_server()
+    try:
+        command = [
+            sys.executable, "-m", "rasa", "shell",
+            "--model", str(settings.model_path),
+            "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
+        ]  # fmt: skip
+        return subprocess.call(command, cwd=PROJECT_ROOT, env=servers.environment())
+    finally:
+        servers.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="The facet-joint clinic assistant.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the action server and the Rasa server (Ctrl-C stops both)")
+    commands.add_parser("shell", help="chat with the bot in the terminal")
+    commands.add_parser("build-spacy", help="build the offline spaCy pipeline")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from bot.launcher import run_forever
+
+        return run_forever()
+    if args.command == "shell":
+        return _shell()
+    from bot.nlu.spacy_pipeline import main as build_spacy
+
+    build_spacy([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

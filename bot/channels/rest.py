@@ -1,0 +1,120 @@
+"""Rasa's REST channel, with clear answers for bad input and failures.
+
+Same URL (/webhooks/rest/webhook) and JSON as Rasa's `rest` channel. Differences, each because a
+patient must always get an answer and never lose an emergency reply:
+- missing/invalid JSON or sender: 400 with a reason (Rasa's channel raises a 500);
+- empty or whitespace-only message: a prompt to type a question, nothing stored;
+- a message over MAX_MESSAGE_CHARS: still checked for emergencies, then a request to shorten it;
+- a failure while handling (tracker store down, ...): the 911 answer if the text is an emergency,
+  else an apology with the clinic's phone number, as HTTP 503;
+- no reply at all (the action server is down): the clinic's phone number;
+- the message text is never written to the logs (it may hold health details).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.clinic import load_clinic_settings
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+MAX_SENDER_CHARS = 128
+# Control characters (but tab and newline) break some stores (PostgreSQL rejects NUL) and mean nothing.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+EMPTY_MESSAGE_REPLY = "Please type your question, for example: What is PRP?"
+TOO_LONG_REPLY = (
+    "Your message is a bit long for me. Please send your question in a shorter message "
+    f"(up to {MAX_MESSAGE_CHARS:,} characters)."
+)
+
+
+def clean_text(text: str) -> str:
+    return CONTROL_CHARS.sub("", text).strip()
+
+
+def _reply(sender: str, text: str) -> Dict[str, Any]:
+    return {"recipient_id": sender, "text": text}
+
+
+class SafeRestInput(InputChannel):
+    """REST channel: POST {"sender": "...", "message": "..."} -> list of bot messages."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:  # sanic raises on malformed JSON
+                body = None
+            if not isinstance(body, dict):
+                return response.json({"error": "Send a JSON object with 'sender' and 'message'."}, status=400)
+            sender, text = body.get("sender"), body.get("message")
+            if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+                return response.json({"error": f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters."}, status=400)
+            if text is not None and not isinstance(text, str):
+                return response.json({"error": "'message' must be a string."}, status=400)
+            text = clean_text(text or "")
+            if not text:
+                return response.json([_reply(sender, EMPTY_MESSAGE_REPLY)])
+            agent = getattr(request.app.ctx, "agent", None)
+            if len(text) > MAX_MESSAGE_CHARS:
+                replies = await _emergency_reply(agent, sender, text)
+                return response.json(replies or [_reply(sender, TOO_LONG_REPLY)])
+
+            collector = CollectingOutputChannel()
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            try:
+                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
+            except Exception:
+                logger.exception("Handling a REST message failed (sender hash %s).", hash(sender) & 0xFFFF)
+                replies = await _emergency_reply(agent, sender, text)
+                return response.json(replies or [_reply(sender, _trouble_text())], status=503)
+            if not collector.messages:
+                logger.warning("No reply was produced; is the action server up?")
+                return response.json([_reply(sender, _trouble_text())])
+            return response.json(collector.messages)
+
+        return webhook
+
+
+def _trouble_text() -> str:
+    try:
+        phone = load_clinic_settings().phone
+        return f"Sorry, I'm having technical trouble right now. Please call the clinic at {phone}, or try again in a few minutes."
+    except Exception:
+        logger.exception("clinic.yml could not be read")
+        return "Sorry, I'm having technical trouble right now. Please call the clinic, or try again in a few minutes."
+
+
+async def _emergency_reply(agent: Any, sender: str, text: str) -> Optional[List[Dict[str, Any]]]:
+    """The 911 answer if NLU alone (no tracker store, no actions) says this is an emergency."""
+    if agent is None or not agent.is_ready():
+        return None
+    try:
+        parsed = await agent.parse_message(text)
+        if (parsed.get("intent") or {}).get("name") != "emergency":
+            return None
+        return [_reply(sender, variant["text"]) for variant in agent.domain.responses["utter_emergency"][:1]]
+    except Exception:
+        logger.exception("The emergency check failed")
+        return None
