@@ -53,7 +53,8 @@ lint: setup ## ruff lint and format check
 	$(PY) -m ruff check bot actions tests scripts
 	$(PY) -m ruff format --check bot actions tests scripts
 
-eval: setup train ## NLU report on the held-out set (var/results/heldout)
+eval: setup train ## NLU report: held-out and blind sets (+ rasa's per-intent report in var/results/heldout)
+	$(PY) scripts/evaluate.py --misses
 	$(RASA) test nlu --model $(MODEL) --nlu tests/nlu_heldout.yml --out var/results/heldout
 
 crossval: setup ## 5-fold cross-validation of the pipelines compared in docs/decisions.md

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -58,10 +58,15 @@ def did_you_mean_buttons(candidates: List[Tuple[str, float]]) -> List[Dict[str, 
 
 
 class ActionClarify(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_clarify"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[Dict[str, Any]]:
         if consecutive_fallbacks(tracker) >= FAILURES_BEFORE_CONTACT:
             clinic = load_clinic_settings()
             dispatcher.utter_message(

@@ -5,7 +5,7 @@ Until the booking form exists, a booking request gets the phone number and booki
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -15,10 +15,15 @@ from bot.clinic import load_clinic_settings
 
 
 class ActionShareContact(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_share_contact"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[Dict[str, Any]]:
         clinic = load_clinic_settings()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "human_handoff":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -27,10 +27,15 @@ BOOKING_BUTTONS = [
 
 
 class ActionFaqFollowup(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_faq_followup"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    def run(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[str, Any],
+    ) -> List[Dict[str, Any]]:
         topic = faq_topic(tracker.latest_message)
         if topic not in OFFER_BOOKING_AFTER:
             return [SlotSet("booking_offered", False)]
@@ -38,7 +43,9 @@ class ActionFaqFollowup(Action):
         if topic == "clinic_location":
             dispatcher.utter_message(text=clinic.contact_text())
         if topic == "cost_insurance":
-            dispatcher.utter_message(text=f"Our staff can answer cost and insurance questions at {clinic.phone}.")
+            dispatcher.utter_message(
+                text=f"Our staff can answer cost and insurance questions at {clinic.phone}."
+            )
         dispatcher.utter_message(
             text="Would you like to request a visit to talk it over with a clinician?",
             buttons=BOOKING_BUTTONS,

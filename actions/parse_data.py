@@ -28,7 +28,10 @@ def ranked_candidates(parse_data: Dict[str, Any]) -> List[Tuple[str, float]]:
             continue
         if name == FAQ:
             candidates.extend(
-                (topic["intent_response_key"], confidence * float(topic.get("confidence") or 0.0))
+                (
+                    topic["intent_response_key"],
+                    confidence * float(topic.get("confidence") or 0.0),
+                )
                 for topic in topics
                 if topic.get("intent_response_key")
             )

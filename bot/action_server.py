@@ -40,8 +40,17 @@ def main() -> None:
     settings = load_runtime_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s actions %(levelname)s %(message)s")
     app = create_action_app(settings)
-    logger.info("Action server listening on http://%s:%s", settings.action_host, settings.action_port)
-    app.run(host=settings.action_host, port=settings.action_port, workers=1, access_log=False)
+    logger.info(
+        "Action server listening on http://%s:%s",
+        settings.action_host,
+        settings.action_port,
+    )
+    app.run(
+        host=settings.action_host,
+        port=settings.action_port,
+        workers=1,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,11 @@ class Servers:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             output = open(self._log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self._processes[name] = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )
 
     @staticmethod
@@ -164,7 +168,10 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print(f"Starting the action server (port {settings.action_port}) and the Rasa server (port {settings.bot_port})...", flush=True)
+    print(
+        f"Starting the action server (port {settings.action_port}) and the Rasa server (port {settings.bot_port})...",
+        flush=True,
+    )
     servers.start()
     try:
         seconds = servers.wait_until_ready()
@@ -172,7 +179,7 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
             f"\nThe assistant is ready ({seconds:.0f} s).\n"
             f"  REST channel: POST {servers.rest_url}\n"
             f"  try: curl -s -X POST {servers.rest_url} -H 'Content-Type: application/json' "
-            "-d '{\"sender\": \"me\", \"message\": \"What is PRP?\"}'\n"
+            '-d \'{"sender": "me", "message": "What is PRP?"}\'\n'
             f"  conversations are kept in {settings.tracker_db}\n"
             "Press Ctrl-C to stop both servers.\n",
             flush=True,
@@ -180,7 +187,10 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
         while not stopping:
             crashed = servers.exited()
             if crashed:
-                print(f"The {crashed} server stopped unexpectedly; stopping the other one.", flush=True)
+                print(
+                    f"The {crashed} server stopped unexpectedly; stopping the other one.",
+                    flush=True,
+                )
                 return 1
             time.sleep(0.5)
         print("Stopping...", flush=True)

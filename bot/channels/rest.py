@@ -4,7 +4,8 @@ Same URL (/webhooks/rest/webhook) and JSON as Rasa's `rest` channel. Differences
 patient must always get an answer and never lose an emergency reply:
 - missing/invalid JSON or sender: 400 with a reason (Rasa's channel raises a 500);
 - empty or whitespace-only message: a prompt to type a question, nothing stored;
-- a message over MAX_MESSAGE_CHARS: still checked for emergencies, then a request to shorten it;
+- a message over MAX_MESSAGE_CHARS: still checked for red-flag phrases (the rules, not the
+  classifier, which is unreliable on text that long), then a request to shorten it;
 - a failure while handling (tracker store down, ...): the 911 answer if the text is an emergency,
   else an apology with the clinic's phone number, as HTTP 503;
 - no reply at all (the action server is down): the clinic's phone number;
@@ -15,14 +16,19 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    UserMessage,
+)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.clinic import load_clinic_settings
+from bot.nlu.red_flags import RED_FLAGS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ class SafeRestInput(InputChannel):
     """REST channel: POST {"sender": "...", "message": "..."} -> list of bot messages."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -67,10 +73,18 @@ class SafeRestInput(InputChannel):
             except Exception:  # sanic raises on malformed JSON
                 body = None
             if not isinstance(body, dict):
-                return response.json({"error": "Send a JSON object with 'sender' and 'message'."}, status=400)
+                return response.json(
+                    {"error": "Send a JSON object with 'sender' and 'message'."},
+                    status=400,
+                )
             sender, text = body.get("sender"), body.get("message")
             if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-                return response.json({"error": f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters."}, status=400)
+                return response.json(
+                    {
+                        "error": f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters."
+                    },
+                    status=400,
+                )
             if text is not None and not isinstance(text, str):
                 return response.json({"error": "'message' must be a string."}, status=400)
             text = clean_text(text or "")
@@ -78,15 +92,26 @@ class SafeRestInput(InputChannel):
                 return response.json([_reply(sender, EMPTY_MESSAGE_REPLY)])
             agent = getattr(request.app.ctx, "agent", None)
             if len(text) > MAX_MESSAGE_CHARS:
-                replies = await _emergency_reply(agent, sender, text)
+                replies = await _emergency_reply(agent, sender, text, red_flags_only=True)
                 return response.json(replies or [_reply(sender, TOO_LONG_REPLY)])
 
             collector = CollectingOutputChannel()
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
             try:
-                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        metadata=metadata,
+                    )
+                )
             except Exception:
-                logger.exception("Handling a REST message failed (sender hash %s).", hash(sender) & 0xFFFF)
+                logger.exception(
+                    "Handling a REST message failed (sender hash %s).",
+                    hash(sender) & 0xFFFF,
+                )
                 replies = await _emergency_reply(agent, sender, text)
                 return response.json(replies or [_reply(sender, _trouble_text())], status=503)
             if not collector.messages:
@@ -106,12 +131,19 @@ def _trouble_text() -> str:
         return "Sorry, I'm having technical trouble right now. Please call the clinic, or try again in a few minutes."
 
 
-async def _emergency_reply(agent: Any, sender: str, text: str) -> Optional[List[Dict[str, Any]]]:
-    """The 911 answer if NLU alone (no tracker store, no actions) says this is an emergency."""
+async def _emergency_reply(
+    agent: Any, sender: str, text: str, red_flags_only: bool = False
+) -> Optional[List[Dict[str, Any]]]:
+    """The 911 answer if NLU alone (no tracker store, no actions) says this is an emergency.
+
+    With red_flags_only, only the red-flag rules count, not the classifier's intent.
+    """
     if agent is None or not agent.is_ready():
         return None
     try:
         parsed = await agent.parse_message(text)
+        if red_flags_only and not parsed.get(RED_FLAGS_KEY):
+            return None
         if (parsed.get("intent") or {}).get("name") != "emergency":
             return None
         return [_reply(sender, variant["text"]) for variant in agent.domain.responses["utter_emergency"][:1]]

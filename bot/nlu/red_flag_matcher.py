@@ -6,6 +6,7 @@ it. Rules live in `red_flags.yml` so a clinician can review them without reading
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Container, Dict, FrozenSet, Iterable, List, Optional
@@ -24,6 +25,7 @@ NEGATION_WINDOW = 4
 MAX_GAP = 3
 # A word this many letters or longer that is not a known English word may be a typo of a keyword.
 MIN_TYPO_LENGTH = 5
+CALENDAR_YEAR = re.compile(r"^(19|20)\d\d$")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class FlagRule:
     phrases: List[str]
     negatable: bool
     requires_any: FrozenSet[str]
+    unless_any: FrozenSet[str] = frozenset()
 
 
 def load_rules(path: Path = RULES_PATH) -> List[FlagRule]:
@@ -51,6 +54,7 @@ def load_rules(path: Path = RULES_PATH) -> List[FlagRule]:
             phrases=list(spec["phrases"]),
             negatable=bool(spec.get("negatable", True)),
             requires_any=frozenset(spec.get("requires_any", [])),
+            unless_any=frozenset(spec.get("unless_any", [])),
         )
         for name, spec in data["flags"].items()
     ]
@@ -80,7 +84,7 @@ def keywords_of(rules: Iterable[FlagRule]) -> FrozenSet[str]:
     """Every literal word the rules mention: the targets of typo correction."""
     words = set()
     for rule in rules:
-        words.update(rule.requires_any)
+        words.update(rule.requires_any | rule.unless_any)
         for phrase in rule.phrases:
             for word in phrase.split():
                 words.update(alt.lstrip("=") for alt in word.rstrip("?").split("|") if alt != "~")
@@ -94,15 +98,17 @@ def edit_distance_at_most_one(a: str, b: str) -> bool:
     if abs(len(a) - len(b)) > 1:
         return False
     if len(a) == len(b):
-        diffs = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y]
         if len(diffs) == 1:
             return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
     shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-    for i in range(len(longer)):
-        if longer[:i] + longer[i + 1 :] == shorter:
-            return True
-    return False
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 class RedFlagMatcher:
@@ -114,7 +120,12 @@ class RedFlagMatcher:
             (e.g. "never" is one letter from "fever"). Built with the spaCy pipeline.
     """
 
-    def __init__(self, vocab: Vocab, known_words: Container[str] = frozenset(), rules: Optional[List[FlagRule]] = None) -> None:
+    def __init__(
+        self,
+        vocab: Vocab,
+        known_words: Container[str] = frozenset(),
+        rules: Optional[List[FlagRule]] = None,
+    ) -> None:
         self._vocab = vocab
         self._rules = {rule.name: rule for rule in (rules if rules is not None else load_rules())}
         self._keywords = keywords_of(self._rules.values())
@@ -137,6 +148,8 @@ class RedFlagMatcher:
             rule = self._rules[self._vocab.strings[match_id]]
             if rule.requires_any and not (rule.requires_any & present):
                 continue
+            if rule.unless_any & present:
+                continue
             negated = rule.negatable and self._is_negated(lemmas, start)
             key = (rule.name, start)
             # Of overlapping matches at one start, keep the longest span for the report.
@@ -149,6 +162,8 @@ class RedFlagMatcher:
         return [flag for flag in self.find(doc) if not flag.negated]
 
     def _normalize(self, word: str, lemma: str) -> str:
+        if CALENDAR_YEAR.match(word):
+            return "year"
         if lemma in self._keywords or word in self._keywords:
             return lemma if lemma in self._keywords else word
         if len(word) < MIN_TYPO_LENGTH or not word.isalpha() or word in self._known_words:

@@ -14,7 +14,13 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import SPACY_DOCS
 from rasa.nlu.utils.spacy_utils import SpacyModel
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.red_flag_matcher import RedFlagMatcher
@@ -25,7 +31,9 @@ RED_FLAGS_KEY = "red_flags"
 
 
 @DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False, model_from="SpacyNLP"
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER],
+    is_trainable=False,
+    model_from="SpacyNLP",
 )
 class RedFlagDetector(GraphComponent):
     """Overrides the predicted intent with `emergency` when a red-flag phrase is present."""
@@ -46,7 +54,11 @@ class RedFlagDetector(GraphComponent):
     def _matcher_for(self, model: SpacyModel) -> RedFlagMatcher:
         if self._matcher is None:
             vocab = model.model.vocab
-            known = vocab.lookups.get_table(KNOWN_WORDS_TABLE) if vocab.lookups.has_table(KNOWN_WORDS_TABLE) else frozenset()
+            known = (
+                vocab.lookups.get_table(KNOWN_WORDS_TABLE)
+                if vocab.lookups.has_table(KNOWN_WORDS_TABLE)
+                else frozenset()
+            )
             self._matcher = RedFlagMatcher(vocab, known)
         return self._matcher
 
@@ -67,7 +79,9 @@ def mark_emergency(message: Message, flag_names: List[str]) -> None:
     """Sets intent `emergency` (confidence 1.0) on top of the ranking, keeping the rest."""
     emergency = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
     ranking = [
-        entry for entry in message.get(INTENT_RANKING_KEY) or [] if entry.get(INTENT_NAME_KEY) != EMERGENCY_INTENT
+        entry
+        for entry in message.get(INTENT_RANKING_KEY) or []
+        if entry.get(INTENT_NAME_KEY) != EMERGENCY_INTENT
     ]
     message.set(INTENT, emergency, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [emergency, *ranking], add_to_output=True)

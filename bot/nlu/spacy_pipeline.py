@@ -46,9 +46,7 @@ def known_words_near_keywords() -> list[str]:
         if len(keyword) >= MIN_TYPO_LENGTH:
             candidates |= one_edit_neighbours(keyword)
     return sorted(
-        word
-        for word in candidates - keywords
-        if probabilities.get(word, -100.0) > COMMON_WORD_LOG_PROB
+        word for word in candidates - keywords if probabilities.get(word, -100.0) > COMMON_WORD_LOG_PROB
     )
 
 

@@ -1,0 +1,143 @@
+"""Custom actions, run directly with rasa-sdk trackers and a collecting dispatcher."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+
+from actions.clarify import (
+    REPHRASE,
+    ActionClarify,
+    consecutive_fallbacks,
+    did_you_mean_buttons,
+)
+from actions.contact import ActionShareContact
+from actions.faq_followup import ActionFaqFollowup
+from actions.parse_data import faq_topic, ranked_candidates
+from bot.clinic import load_clinic_settings
+from tests.conftest import faq_parse, make_tracker
+
+
+@pytest.mark.parametrize("topic", ["relief_treatment", "candidacy", "cost_insurance", "clinic_location"])
+def test_followup_offers_booking_after_decision_topics(dispatcher, domain, topic):
+    events = ActionFaqFollowup().run(dispatcher, make_tracker(faq_parse(topic)), domain)
+    assert events == [SlotSet("booking_offered", True)]
+    offer = dispatcher.messages[-1]
+    assert {"title": "Yes, book a visit", "payload": "/book_appointment"} in offer["buttons"]
+
+
+def test_followup_adds_clinic_details_after_location(dispatcher, domain):
+    ActionFaqFollowup().run(dispatcher, make_tracker(faq_parse("clinic_location")), domain)
+    assert load_clinic_settings().phone in dispatcher.messages[0]["text"]
+
+
+def test_followup_is_silent_after_other_topics(dispatcher, domain):
+    events = ActionFaqFollowup().run(dispatcher, make_tracker(faq_parse("prp_what")), domain)
+    assert dispatcher.messages == []
+    assert events == [SlotSet("booking_offered", False)]
+
+
+@pytest.mark.parametrize("intent", ["book_appointment", "human_handoff", "affirm"])
+def test_share_contact_gives_phone_and_booking_link(dispatcher, domain, intent):
+    tracker = make_tracker({"intent": {"name": intent, "confidence": 0.9}, "text": "x"})
+    events = ActionShareContact().run(dispatcher, tracker, domain)
+    clinic = load_clinic_settings()
+    assert clinic.phone in dispatcher.messages[0]["text"]
+    assert clinic.booking_url in dispatcher.messages[0]["text"]
+    assert events == [SlotSet("booking_offered", False)]
+
+
+def close_call_parse() -> dict:
+    return {
+        "text": "prp stuff",
+        "intent": {"name": "nlu_fallback", "confidence": 0.4},
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 0.4},
+            {"name": "faq", "confidence": 0.9},
+            {"name": "out_of_scope", "confidence": 0.05},
+        ],
+        "response_selector": {
+            "faq": {
+                "response": {"intent_response_key": "faq/prp_what", "confidence": 0.5},
+                "ranking": [
+                    {"intent_response_key": "faq/prp_what", "confidence": 0.5},
+                    {"intent_response_key": "faq/prp_procedure", "confidence": 0.4},
+                ],
+            }
+        },
+    }
+
+
+def test_ranked_candidates_expand_faq_into_topics():
+    ranked = ranked_candidates(close_call_parse())
+    assert [name for name, _ in ranked[:3]] == [
+        "faq/prp_what",
+        "faq/prp_procedure",
+        "out_of_scope",
+    ]
+    assert ranked[0][1] == pytest.approx(0.45)
+
+
+def test_faq_topic_reads_the_response_selector():
+    assert faq_topic(faq_parse("adrc")) == "adrc"
+    assert faq_topic({"intent": {"name": "greet"}}) is None
+
+
+def test_close_guesses_become_did_you_mean_buttons(dispatcher, domain):
+    ActionClarify().run(dispatcher, make_tracker(close_call_parse()), domain)
+    message = dispatcher.messages[0]
+    assert message["text"].startswith("I want to be sure")
+    assert [b["payload"] for b in message["buttons"]] == [
+        "What is PRP?",
+        "How is a PRP injection done?",
+        "/deny",
+    ]
+
+
+def test_no_close_guess_asks_to_rephrase(dispatcher, domain):
+    parse = {
+        "text": "asdf",
+        "intent": {"name": "nlu_fallback", "confidence": 0.4},
+        "intent_ranking": [
+            {"name": "greet", "confidence": 0.35},
+            {"name": "thank", "confidence": 0.02},
+        ],
+    }
+    ActionClarify().run(dispatcher, make_tracker(parse), domain)
+    assert [message["text"] for message in dispatcher.messages] == [REPHRASE]
+
+
+def test_repeated_failure_offers_the_clinic(dispatcher, domain):
+    fallback = {"intent": {"name": "nlu_fallback", "confidence": 0.2}, "text": "??"}
+    events = [
+        {"event": "user", "parse_data": fallback},
+        {"event": "bot"},
+        {"event": "user", "parse_data": fallback},
+    ]
+    tracker = make_tracker(fallback, events=events)
+    assert consecutive_fallbacks(tracker) == 2
+    ActionClarify().run(dispatcher, tracker, domain)
+    assert load_clinic_settings().phone in dispatcher.messages[0]["text"]
+
+
+def test_a_understood_message_resets_the_failure_count():
+    fallback = {"intent": {"name": "nlu_fallback"}}
+    events = [
+        {"event": "user", "parse_data": fallback},
+        {"event": "user", "parse_data": {"intent": {"name": "faq"}}},
+        {"event": "user", "parse_data": fallback},
+    ]
+    assert consecutive_fallbacks(make_tracker(fallback, events=events)) == 1
+
+
+def test_far_apart_guesses_give_no_buttons():
+    assert did_you_mean_buttons([("faq/prp_what", 0.8), ("faq/adrc", 0.1)]) == []
+
+
+def test_intent_guesses_get_their_own_buttons():
+    buttons = did_you_mean_buttons([("book_appointment", 0.4), ("human_handoff", 0.35)])
+    assert [b["payload"] for b in buttons] == [
+        "/book_appointment",
+        "/human_handoff",
+        "/deny",
+    ]

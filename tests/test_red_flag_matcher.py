@@ -1,0 +1,131 @@
+"""The red-flag matcher: every red flag found, negation respected, typos tolerated."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.red_flag_matcher import (
+    RedFlagMatcher,
+    edit_distance_at_most_one,
+    load_rules,
+    phrase_to_pattern,
+)
+from bot.nlu.spacy_pipeline import KNOWN_WORDS_TABLE
+
+
+@pytest.fixture(scope="module")
+def matcher(spacy_nlp) -> RedFlagMatcher:
+    return RedFlagMatcher(spacy_nlp.vocab, spacy_nlp.vocab.lookups.get_table(KNOWN_WORDS_TABLE))
+
+
+def flags_in(matcher: RedFlagMatcher, spacy_nlp, text: str) -> set[str]:
+    # SpacyNLP lowercases before parsing (case_sensitive: false); do the same here.
+    return {flag.flag for flag in matcher.active_flags(spacy_nlp(text.lower()))}
+
+
+@pytest.mark.parametrize(
+    "text, flag",
+    [
+        ("I lost control of my bladder this morning", "bladder_bowel"),
+        ("i peed myself and didnt feel it", "bladder_bowel"),
+        ("I can't pee since yesterday and my back is killing me", "bladder_bowel"),
+        ("new bowel incontinence with my back pain", "bladder_bowel"),
+        ("my groin is numb", "saddle_numbness"),
+        ("numbness in my inner thighs and private area", "saddle_numbness"),
+        ("numbnes in my grion", "saddle_numbness"),
+        ("I can't feel my butt when I sit", "saddle_numbness"),
+        ("my legs are getting weaker every day", "leg_weakness"),
+        ("my left leg keeps giving out", "leg_weakness"),
+        ("I can't walk since this morning", "leg_weakness"),
+        ("both legs went numb", "leg_weakness"),
+        ("I have a fever and my back pain is terrible", "fever_with_back_pain"),
+        ("chills and fever two days after the injection", "fever_with_back_pain"),
+        ("feaver and bad back pain", "fever_with_back_pain"),
+        ("I fell off a ladder and my back hurts", "trauma"),
+        ("my husband fell down the stairs", "trauma"),
+        ("I was in a car accident yesterday", "trauma"),
+        ("she was hit by a car", "trauma"),
+        ("I have chest pain", "chest_or_breathing"),
+        ("short of breath and my chest feels tight", "chest_or_breathing"),
+        ("I think I'm having a stroke, my face is drooping", "stroke_signs"),
+        ("history of breast cancer and new back pain", "cancer_with_back_pain"),
+        ("I want to kill myself", "self_harm"),
+        ("i dont want to live anymore", "self_harm"),
+        ("thinking about suicide", "self_harm"),
+        ("sometimes I think about ending it all", "self_harm"),
+        ("im not suicidal but I want to die", "self_harm"),
+        ("I keep hurting myself on purpose", "self_harm"),
+        ("everyone would be better off without me", "self_harm"),
+        ("running a temperature and my back is killing me", "fever_with_back_pain"),
+        ("his mouth looks crooked and he can't lift his arm", "stroke_signs"),
+    ],
+)
+def test_finds_each_red_flag(matcher, spacy_nlp, text, flag):
+    assert flag in flags_in(matcher, spacy_nlp, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what is PRP",
+        "how long does radiofrequency ablation last",
+        "no numbness in my groin",
+        "I don't have a fever",
+        "I never had a fever with my back pain",
+        "I do not have chest pain, just a stiff back",
+        "fewer shots for my back would be nice",
+        "can a car accident cause facet arthritis",
+        "do I fall into the candidate group",
+        "I was in a car accident back in 2015, could that have caused my facet arthritis",
+        "I fell off my bike years ago, is that why my facets are worn",
+        "my back is stiff in the morning",
+        "I hurt my back lifting boxes",
+        "is facet arthritis permanent",
+        "",
+    ],
+)
+def test_ignores_ordinary_and_negated_messages(matcher, spacy_nlp, text):
+    assert flags_in(matcher, spacy_nlp, text) == set()
+
+
+def test_negation_stops_at_but(matcher, spacy_nlp):
+    assert flags_in(matcher, spacy_nlp, "no fever but my legs are giving out") == {"leg_weakness"}
+
+
+def test_negated_flags_are_reported_as_negated(matcher, spacy_nlp):
+    found = matcher.find(spacy_nlp("no numbness in my groin"))
+    assert [(f.flag, f.negated) for f in found] == [("saddle_numbness", True)]
+
+
+def test_rule_file_patterns_all_compile():
+    for rule in load_rules():
+        for phrase in rule.phrases:
+            assert phrase_to_pattern(phrase)
+
+
+def test_mixing_exact_forms_and_lemmas_in_one_word_is_rejected():
+    with pytest.raises(ValueError):
+        phrase_to_pattern("=fell|fall down")
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("groin", "grion", True),
+        ("numbness", "numbnes", True),
+        ("fever", "feaver", True),
+        ("fever", "fewer", True),
+        ("bladder", "ladder", True),
+        ("back", "neck", False),
+        ("suicide", "sucide", True),
+        ("abc", "abcde", False),
+    ],
+)
+def test_edit_distance_at_most_one(a, b, expected):
+    assert edit_distance_at_most_one(a, b) is expected
+
+
+def test_real_words_near_keywords_are_not_corrected(spacy_nlp):
+    known = spacy_nlp.vocab.lookups.get_table(KNOWN_WORDS_TABLE)
+    assert "never" in known and "fewer" in known
+    assert "grion" not in known

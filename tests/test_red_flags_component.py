@@ -1,0 +1,69 @@
+"""The Rasa component: red flags override the classifier's intent, nothing else changes."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.nlu.utils.spacy_utils import SpacyModel
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.red_flags import EMERGENCY_INTENT, RedFlagDetector
+from tests.conftest import SPACY_PATH
+
+
+@pytest.fixture(scope="module")
+def spacy_model(spacy_nlp) -> SpacyModel:
+    return SpacyModel(model=spacy_nlp, model_name=str(SPACY_PATH))
+
+
+def message(text: str, intent: str = "faq", confidence: float = 0.9) -> Message:
+    msg = Message(data={"text": text})
+    msg.set("intent", {"name": intent, "confidence": confidence})
+    msg.set(
+        "intent_ranking",
+        [
+            {"name": intent, "confidence": confidence},
+            {"name": EMERGENCY_INTENT, "confidence": 0.05},
+        ],
+    )
+    return msg
+
+
+def test_red_flag_overrides_the_classifier(spacy_model):
+    msg = message("my legs are getting weak and I lost bladder control", intent="nlu_fallback")
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent") == {"name": EMERGENCY_INTENT, "confidence": 1.0}
+    ranking = [entry["name"] for entry in msg.get("intent_ranking")]
+    assert ranking == [
+        EMERGENCY_INTENT,
+        "nlu_fallback",
+    ]  # emergency first, not listed twice
+    assert msg.get("red_flags") == ["bladder_bowel", "leg_weakness"]
+
+
+def test_ordinary_message_keeps_its_intent(spacy_model):
+    msg = message("what is PRP")
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent") == {"name": "faq", "confidence": 0.9}
+    assert msg.get("red_flags") is None
+
+
+def test_negated_red_flag_keeps_the_classifier_intent(spacy_model):
+    msg = message("no numbness in my groin, what is RELIEF?")
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent")["name"] == "faq"
+
+
+def test_classifier_emergency_is_never_lowered(spacy_model):
+    msg = message(
+        "something feels very wrong please help",
+        intent=EMERGENCY_INTENT,
+        confidence=0.7,
+    )
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent") == {"name": EMERGENCY_INTENT, "confidence": 0.7}
+
+
+def test_empty_text_is_skipped(spacy_model):
+    msg = Message(data={"text": ""})
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent") is None
