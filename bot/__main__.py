@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | shell | build-spacy."""
+"""Command line: python -m bot run | shell | build-spacy | bookings."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from bot import PROJECT_ROOT
+from bot.bookings import cli as bookings_cli
 
 
 def _shell() -> int:
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="start the action server and the Rasa server (Ctrl-C stops both)")
     commands.add_parser("shell", help="chat with the bot in the terminal")
     commands.add_parser("build-spacy", help="build the offline spaCy pipeline")
+    bookings_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "bookings":
+        return bookings_cli.run(args)
     if args.command == "run":
         from bot.launcher import run_forever
 

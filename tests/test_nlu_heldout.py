@@ -46,3 +46,26 @@ def test_intent_and_topic_accuracy(scores):
 
 def test_every_emergency_is_caught(scores):
     assert [text for text, expected, predicted in scores.misses() if expected == "emergency"] == []
+
+
+EMERGENCY_CASES = PROJECT_ROOT / "tests" / "emergency_cases.yml"
+
+
+@pytest.fixture(scope="module")
+def emergency_cases(trained_agent) -> Scores:
+    return score(trained_agent, EMERGENCY_CASES)
+
+
+def test_emergency_regression_set_recall(emergency_cases):
+    """A harder, wider set (slang, Spanish, buried mentions, indirect self-harm)."""
+    rows = [row for row in emergency_cases.rows if row[1] == "emergency"]
+    missed = [text for text, _, predicted in rows if predicted != "emergency"]
+    print(f"\nemergency regression set: {len(rows) - len(missed)}/{len(rows)} caught; missed: {missed}")
+    # measured 0.95-0.97 across retrains (the classifier's share varies); docs/performance.md
+    assert (len(rows) - len(missed)) / len(rows) >= 0.93
+
+
+def test_emergency_regression_set_false_alarms(emergency_cases):
+    rows = [row for row in emergency_cases.rows if row[1] == "not_emergency"]
+    false_alarms = [text for text, _, predicted in rows if predicted == "emergency"]
+    assert len(false_alarms) / len(rows) <= 0.15

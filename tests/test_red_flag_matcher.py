@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 
 from bot.nlu.red_flag_matcher import (
+    KNOWN_WORDS_TABLE,
     RedFlagMatcher,
     edit_distance_at_most_one,
     load_rules,
     phrase_to_pattern,
 )
-from bot.nlu.spacy_pipeline import KNOWN_WORDS_TABLE
 
 
 @pytest.fixture(scope="module")
 def matcher(spacy_nlp) -> RedFlagMatcher:
-    return RedFlagMatcher(spacy_nlp.vocab, spacy_nlp.vocab.lookups.get_table(KNOWN_WORDS_TABLE))
+    return RedFlagMatcher.for_pipeline(spacy_nlp)
 
 
 def flags_in(matcher: RedFlagMatcher, spacy_nlp, text: str) -> set[str]:
@@ -55,6 +55,13 @@ def flags_in(matcher: RedFlagMatcher, spacy_nlp, text: str) -> set[str]:
         ("sometimes I think about ending it all", "self_harm"),
         ("im not suicidal but I want to die", "self_harm"),
         ("I keep hurting myself on purpose", "self_harm"),
+        ("this pain isnt worth living with", "self_harm"),  # "living" matches via its lemma too
+        ("my neck is stiff and i'm burning up with fevr", "fever_with_back_pain"),
+        ("I wet the bed twice since my back went out", "bladder_bowel"),
+        ("no puedo controlar la orina y me duele la espalda", "bladder_bowel"),
+        ("tengo fiebre y escalofríos desde la inyección en la columna", "fever_with_back_pain"),
+        ("dolor en el pecho y me falta el aire", "chest_or_breathing"),
+        ("no quiero seguir viviendo con este dolor", "self_harm"),
         ("everyone would be better off without me", "self_harm"),
         ("running a temperature and my back is killing me", "fever_with_back_pain"),
         ("his mouth looks crooked and he can't lift his arm", "stroke_signs"),
@@ -80,6 +87,8 @@ def test_finds_each_red_flag(matcher, spacy_nlp, text, flag):
         "I fell off my bike years ago, is that why my facets are worn",
         "my back is stiff in the morning",
         "I hurt my back lifting boxes",
+        "this pain is killing me, what can I do",
+        "I'm dying to know how much PRP costs",
         "is facet arthritis permanent",
         "",
     ],

@@ -9,21 +9,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Container, Dict, FrozenSet, Iterable, List, Optional
+from typing import Callable, Container, Dict, FrozenSet, Iterable, List, Optional
 
 import yaml
+from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 RULES_PATH = Path(__file__).with_name("red_flags.yml")
 
+# Name of the spaCy lookup table of real words one typo away from a keyword (bot/nlu/spacy_pipeline.py).
+KNOWN_WORDS_TABLE = "red_flag_known_words"
 NEGATION_CUES = frozenset({"no", "not", "never", "without", "deny", "denies", "nor", "neither", "none"})
 # Words that end the reach of a negation: "no fever but my legs are giving out".
 CLAUSE_BREAKS = frozenset({"but", "however", "though", "although", "yet", "except", ".", ";", "!", "?"})
 NEGATION_WINDOW = 4
-MAX_GAP = 3
-# A word this many letters or longer that is not a known English word may be a typo of a keyword.
+MAX_GAP = 4
+# Keywords this long or longer are typo targets; a word one letter shorter can still be a typo of
+# one ("fevr"), if it is not a known English word.
 MIN_TYPO_LENGTH = 5
 CALENDAR_YEAR = re.compile(r"^(19|20)\d\d$")
 
@@ -60,8 +64,11 @@ def load_rules(path: Path = RULES_PATH) -> List[FlagRule]:
     ]
 
 
-def phrase_to_pattern(phrase: str) -> List[Dict]:
-    """Turns one phrase of red_flags.yml into a spaCy Matcher pattern (see the file's header)."""
+def phrase_to_pattern(phrase: str, lemma_of: Callable[[str], str] = lambda word: word) -> List[Dict]:
+    """Turns one phrase of red_flags.yml into a spaCy Matcher pattern (see the file's header).
+
+    Each word also matches its own lemma, so "living" in a phrase matches "living" and "live".
+    """
     pattern: List[Dict] = []
     for word in phrase.split():
         if word == "~":
@@ -73,7 +80,8 @@ def phrase_to_pattern(phrase: str) -> List[Dict]:
         if surface and len(surface) != len(alternatives):
             raise ValueError(f"mixes exact forms and lemmas in one word: {word!r} ({phrase!r})")
         attribute = "LOWER" if surface else "LEMMA"
-        token: Dict = {attribute: {"IN": surface or alternatives}}
+        choices = surface or sorted(set(alternatives) | {lemma_of(alt) for alt in alternatives})
+        token: Dict = {attribute: {"IN": choices}}
         if optional:
             token["OP"] = "?"
         pattern.append(token)
@@ -118,6 +126,8 @@ class RedFlagMatcher:
         vocab: the spaCy vocab of the pipeline that made the docs.
         known_words: real English words that must never be "corrected" into a keyword
             (e.g. "never" is one letter from "fever"). Built with the spaCy pipeline.
+        rules: the flag rules (default: red_flags.yml).
+        lemma_of: the pipeline's lemma lookup, so phrases match inflected forms too.
     """
 
     def __init__(
@@ -125,6 +135,7 @@ class RedFlagMatcher:
         vocab: Vocab,
         known_words: Container[str] = frozenset(),
         rules: Optional[List[FlagRule]] = None,
+        lemma_of: Callable[[str], str] = lambda word: word,
     ) -> None:
         self._vocab = vocab
         self._rules = {rule.name: rule for rule in (rules if rules is not None else load_rules())}
@@ -133,7 +144,15 @@ class RedFlagMatcher:
         self._known_words = known_words
         self._matcher = Matcher(vocab)
         for rule in self._rules.values():
-            self._matcher.add(rule.name, [phrase_to_pattern(p) for p in rule.phrases])
+            self._matcher.add(rule.name, [phrase_to_pattern(p, lemma_of) for p in rule.phrases])
+
+    @classmethod
+    def for_pipeline(cls, nlp: Language) -> "RedFlagMatcher":
+        """A matcher using the pipeline's lemma table and its protected-words table."""
+        lemmas = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        lookups = nlp.vocab.lookups
+        known = lookups.get_table(KNOWN_WORDS_TABLE) if lookups.has_table(KNOWN_WORDS_TABLE) else frozenset()
+        return cls(nlp.vocab, known, lemma_of=lambda word: lemmas.get(word, word))
 
     def find(self, doc: Doc) -> List[RedFlag]:
         """All red-flag phrases in the doc, negated ones included (marked)."""
@@ -166,7 +185,7 @@ class RedFlagMatcher:
             return "year"
         if lemma in self._keywords or word in self._keywords:
             return lemma if lemma in self._keywords else word
-        if len(word) < MIN_TYPO_LENGTH or not word.isalpha() or word in self._known_words:
+        if len(word) < MIN_TYPO_LENGTH - 1 or not word.isalpha() or word in self._known_words:
             return lemma
         for target in self._typo_targets:
             if target[0] == word[0] and edit_distance_at_most_one(word, target):

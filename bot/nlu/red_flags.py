@@ -24,7 +24,6 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.red_flag_matcher import RedFlagMatcher
-from bot.nlu.spacy_pipeline import KNOWN_WORDS_TABLE
 
 EMERGENCY_INTENT = "emergency"
 RED_FLAGS_KEY = "red_flags"
@@ -53,13 +52,7 @@ class RedFlagDetector(GraphComponent):
 
     def _matcher_for(self, model: SpacyModel) -> RedFlagMatcher:
         if self._matcher is None:
-            vocab = model.model.vocab
-            known = (
-                vocab.lookups.get_table(KNOWN_WORDS_TABLE)
-                if vocab.lookups.has_table(KNOWN_WORDS_TABLE)
-                else frozenset()
-            )
-            self._matcher = RedFlagMatcher(vocab, known)
+            self._matcher = RedFlagMatcher.for_pipeline(model.model)
         return self._matcher
 
     def process(self, messages: List[Message], model: SpacyModel) -> List[Message]:

@@ -17,7 +17,6 @@ from bot import PROJECT_ROOT
 PIPELINE_NAME = "en_facet_clinic"
 PIPELINE_VERSION = "1.0.0"
 DEFAULT_OUTPUT = PROJECT_ROOT / "build" / "spacy" / PIPELINE_NAME
-KNOWN_WORDS_TABLE = "red_flag_known_words"
 # log-probability in spaCy's English frequency table above which a word counts as "real English"
 COMMON_WORD_LOG_PROB = -16.0
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -57,6 +56,8 @@ def build_pipeline():
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.initialize()  # loads the lookup tables from spacy-lookups-data
+    from bot.nlu.red_flag_matcher import KNOWN_WORDS_TABLE
+
     nlp.vocab.lookups.add_table(KNOWN_WORDS_TABLE, {w: True for w in known_words_near_keywords()})
     nlp.meta["name"] = PIPELINE_NAME.removeprefix("en_")
     nlp.meta["version"] = PIPELINE_VERSION

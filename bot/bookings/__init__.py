@@ -1,0 +1,1 @@
+"""Appointment requests: storage (SQLAlchemy), staff notification, and the staff CLI."""

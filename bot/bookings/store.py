@@ -1,0 +1,243 @@
+"""Appointment requests in SQL (SQLAlchemy 1.4 Core): SQLite under var/ by default, PostgreSQL
+when DATABASE_URL is set.
+
+- The schema is created and migrated by the app (`ensure_schema`), never by hand.
+- Exactly once: each request carries an idempotency key (unique), so a retried submit, a double
+  click or a replayed message finds the stored request instead of adding a second one.
+- A request and its pending notifications (one row per notifier: an outbox) are written in one
+  transaction: all or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, List, Optional, Tuple
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from bot import PROJECT_ROOT
+from bot.bookings.model import BookingRequest, NotificationStatus
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'bookings.db'}"
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+booking_requests = Table(
+    "booking_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reference", String(16), nullable=False, unique=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("email", String(320)),
+    Column("preferred_time", String(200), nullable=False),
+    Column("interest", String(40)),
+    Column("consent", Boolean, nullable=False),
+    Column("channel", String(40), nullable=False),
+)
+
+booking_notifications = Table(
+    "booking_notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reference", String(16), ForeignKey("booking_requests.reference"), nullable=False),
+    Column("notifier", String(40), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("reference", "notifier"),
+)
+
+schema_versions = Table("booking_schema_version", metadata, Column("version", Integer, nullable=False))
+
+
+@dataclass(frozen=True)
+class PendingNotification:
+    id: int
+    notifier: str
+    attempts: int
+    request: BookingRequest
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Creates missing tables and records the schema version (later versions migrate here)."""
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
+        os.makedirs(os.path.dirname(os.path.abspath(engine.url.database)), exist_ok=True)
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        current = connection.execute(select(func.max(schema_versions.c.version))).scalar()
+        if current is None:
+            connection.execute(schema_versions.insert().values(version=SCHEMA_VERSION))
+        elif current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"booking database schema v{current} is newer than this code (v{SCHEMA_VERSION})"
+            )
+
+
+class BookingStore:
+    """Reads and writes appointment requests. Build with `BookingStore.from_url(...)`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def from_url(cls, url: Optional[str] = None) -> "BookingStore":
+        engine = create_engine(url or database_url(), future=True, pool_pre_ping=True)
+        ensure_schema(engine)
+        return cls(engine)
+
+    def add(
+        self, request: BookingRequest, idempotency_key: str, notifiers: Iterable[str]
+    ) -> Tuple[BookingRequest, bool]:
+        """Stores the request with one pending notification per notifier.
+
+        Returns (stored request, created). With a known idempotency key nothing is written and
+        the request stored the first time is returned with created=False.
+        """
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    booking_requests.insert().values(
+                        reference=request.reference,
+                        idempotency_key=idempotency_key,
+                        created_at=request.created_at,
+                        name=request.name,
+                        phone=request.phone,
+                        email=request.email,
+                        preferred_time=request.preferred_time,
+                        interest=request.interest,
+                        consent=request.consent,
+                        channel=request.channel,
+                    )
+                )
+                for notifier in notifiers:
+                    connection.execute(
+                        booking_notifications.insert().values(
+                            reference=request.reference,
+                            notifier=notifier,
+                            status=NotificationStatus.PENDING,
+                            attempts=0,
+                        )
+                    )
+            logger.info("Stored booking request %s", request.reference)
+            return request, True
+        except IntegrityError:
+            existing = self._by_idempotency_key(idempotency_key)
+            if existing is None:
+                raise  # a different constraint failed: not a replay
+            logger.info("Booking request %s was already stored (replayed submit)", existing.reference)
+            return existing, False
+
+    def list(self, since: Optional[datetime] = None) -> List[BookingRequest]:
+        """Requests newest first, optionally only those created at or after `since`."""
+        query = select(booking_requests).order_by(booking_requests.c.created_at.desc())
+        if since is not None:
+            query = query.where(booking_requests.c.created_at >= since)
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+            statuses = self._notification_statuses(connection)
+        return [_to_request(row, statuses.get(row["reference"])) for row in rows]
+
+    def pending_notifications(self) -> List[PendingNotification]:
+        query = (
+            select(booking_notifications, booking_requests)
+            .join(booking_requests, booking_requests.c.reference == booking_notifications.c.reference)
+            .where(booking_notifications.c.status == NotificationStatus.PENDING)
+            .order_by(booking_notifications.c.id)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [
+            PendingNotification(
+                id=row[booking_notifications.c.id],
+                notifier=row["notifier"],
+                attempts=row["attempts"],
+                request=_to_request(row, NotificationStatus.PENDING),
+            )
+            for row in rows
+        ]
+
+    def mark_sent(self, notification_id: int) -> None:
+        self._update_notification(
+            notification_id,
+            status=NotificationStatus.SENT,
+            sent_at=datetime.now(timezone.utc),
+            last_error=None,
+        )
+
+    def mark_failed(self, notification_id: int, error: str) -> None:
+        self._update_notification(
+            notification_id, attempts=booking_notifications.c.attempts + 1, last_error=error[:2000]
+        )
+
+    def _update_notification(self, notification_id: int, **values: object) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                booking_notifications.update()
+                .where(booking_notifications.c.id == notification_id)
+                .values(**values)
+            )
+
+    def _by_idempotency_key(self, key: str) -> Optional[BookingRequest]:
+        query = select(booking_requests).where(booking_requests.c.idempotency_key == key)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+            statuses = self._notification_statuses(connection)
+        return _to_request(row, statuses.get(row["reference"])) if row else None
+
+    @staticmethod
+    def _notification_statuses(connection) -> dict:
+        """reference -> 'pending' if any notification is still pending, else 'sent'."""
+        rows = connection.execute(select(booking_notifications.c.reference, booking_notifications.c.status))
+        statuses: dict = {}
+        for reference, status in rows:
+            if statuses.get(reference) != NotificationStatus.PENDING:
+                statuses[reference] = status
+        return statuses
+
+
+def _to_request(row, notification_status: Optional[str]) -> BookingRequest:
+    created_at = row["created_at"]
+    if created_at.tzinfo is None:  # SQLite keeps no time zone; we always write UTC
+        created_at = created_at.replace(tzinfo=timezone.utc)
+    return BookingRequest(
+        reference=row["reference"],
+        name=row["name"],
+        phone=row["phone"],
+        email=row["email"],
+        preferred_time=row["preferred_time"],
+        interest=row["interest"],
+        consent=row["consent"],
+        channel=row["channel"],
+        created_at=created_at,
+        notification_status=notification_status or NotificationStatus.SENT,
+    )
