@@ -1,0 +1,296 @@
+"""The booking conversation: form validation, summary, submit, change one field, cancel.
+
+The form (`booking_form`) asks one question at a time; `validate_booking_form` checks each answer
+with actions/booking_fields.py and re-asks with a reason. After the form: a summary with
+send / change / cancel. Submitting stores the request exactly once (bot/bookings/store.py) and
+notifies staff in the background. Nothing medical is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import lru_cache
+from typing import Any, Callable, Dict, List, Optional
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.booking_fields import (
+    InvalidAnswer,
+    parse_email,
+    parse_interest,
+    parse_name,
+    parse_phone,
+    parse_preferred_time,
+)
+from bot.bookings.model import BookingRequest, new_reference
+from bot.bookings.notify import deliver_pending, notifiers_from_env
+from bot.bookings.store import BookingStore
+from bot.clinic import load_clinic_settings
+
+logger = logging.getLogger(__name__)
+
+FORM_SLOTS = [
+    "booking_name",
+    "booking_phone",
+    "booking_email",
+    "booking_time",
+    "booking_interest",
+    "booking_consent",
+]
+FIELD_TITLES = {
+    "booking_name": "Name",
+    "booking_phone": "Phone",
+    "booking_email": "Email",
+    "booking_time": "Preferred time",
+    "booking_interest": "Interested in",
+}
+NO_EMAIL = "not given"  # a filled slot must not be None; this marks "skipped"
+MAX_FAILED_ANSWERS = 3
+SUMMARY_STAGE = "summary"
+
+
+@lru_cache(maxsize=1)
+def booking_store() -> BookingStore:
+    """Built on first use, not at import (the action server imports every module at start)."""
+    return BookingStore.from_url()
+
+
+class ValidateBookingForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_booking_form"
+
+    def _check(
+        self,
+        slot: str,
+        parse: Callable[[Any], Any],
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> Dict[str, Any]:
+        if value is None:  # a slot cleared by another action, not an answer
+            return {slot: None}
+        try:
+            parsed = parse(value)
+        except InvalidAnswer as problem:
+            return self._failed(slot, str(problem), dispatcher, tracker)
+        return {slot: parsed, "booking_failures": 0.0}
+
+    def _failed(
+        self, slot: str, problem: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Dict[str, Any]:
+        failures = (tracker.get_slot("booking_failures") or 0) + 1
+        if failures >= MAX_FAILED_ANSWERS:
+            phone = load_clinic_settings().phone
+            dispatcher.utter_message(
+                text=f"Sorry, this isn't working well in chat. Please call us at {phone} and our staff will book your visit."
+            )
+            # Ending the form: the summary action sees the missing answers and wraps up.
+            return {slot: None, "booking_failures": 0.0, "requested_slot": None}
+        dispatcher.utter_message(text=problem)
+        return {slot: None, "booking_failures": failures}
+
+    def validate_booking_name(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        return self._check("booking_name", parse_name, value, dispatcher, tracker)
+
+    def validate_booking_phone(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        return self._check("booking_phone", parse_phone, value, dispatcher, tracker)
+
+    def validate_booking_email(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        return self._check("booking_email", lambda v: parse_email(v) or NO_EMAIL, value, dispatcher, tracker)
+
+    def validate_booking_time(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        result = self._check(
+            "booking_time",
+            lambda v: parse_preferred_time(v, load_clinic_settings()).label(),
+            value,
+            dispatcher,
+            tracker,
+        )
+        if result.get("booking_time"):
+            dispatcher.utter_message(text=f"Got it: {result['booking_time']}.")
+        return result
+
+    def validate_booking_interest(
+        self, value: Any, dispatcher, tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        return self._check("booking_interest", parse_interest, value, dispatcher, tracker)
+
+    def validate_booking_consent(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        if value is None:
+            return {"booking_consent": None}
+        if value is True:
+            return {"booking_consent": True, "booking_failures": 0.0}
+        phone = load_clinic_settings().phone
+        dispatcher.utter_message(
+            text=f"No problem. We can only take a request if we may contact you about it, so I haven't sent anything. You can call us at {phone}."
+        )
+        return {"booking_consent": False, "requested_slot": None}
+
+
+def booking_answers(tracker: Tracker) -> Dict[str, Any]:
+    return {slot: tracker.get_slot(slot) for slot in FORM_SLOTS}
+
+
+def cleared_booking_slots() -> List[EventType]:
+    return [SlotSet(slot, None) for slot in FORM_SLOTS] + [
+        SlotSet("booking_stage", None),
+        SlotSet("booking_failures", 0.0),
+    ]
+
+
+class ActionStartBooking(Action):
+    """Before the form: say what will happen and start from a clean slate."""
+
+    def name(self) -> str:
+        return "action_start_booking"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(
+            text="Let's request a visit. I'll ask a few short questions (about a minute). "
+            "Please don't share medical details here; our staff will talk them through with you. "
+            "You can type 'cancel' at any time."
+        )
+        return cleared_booking_slots() + [SlotSet("booking_offered", False)]
+
+
+class ActionBookingSummary(Action):
+    """After the form: read everything back with send / change / cancel, or wrap up if incomplete."""
+
+    def name(self) -> str:
+        return "action_booking_summary"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        answers = booking_answers(tracker)
+        if answers["booking_consent"] is not True or any(answers[s] is None for s in FIELD_TITLES):
+            return cleared_booking_slots()  # the form already told the patient why
+        lines = [f"{FIELD_TITLES[slot]}: {answers[slot]}" for slot in FIELD_TITLES]
+        dispatcher.utter_message(
+            text="Here is your request:\n" + "\n".join(lines) + "\nShall I send it to the clinic?",
+            buttons=[
+                {"title": "Send request", "payload": "/affirm"},
+                {"title": "Change something", "payload": "/change_booking"},
+                {"title": "Cancel", "payload": "/stop"},
+            ],
+        )
+        return [SlotSet("booking_stage", SUMMARY_STAGE)]
+
+
+class ActionChangeBooking(Action):
+    """'Change something': ask which answer, then re-ask only that one."""
+
+    def name(self) -> str:
+        return "action_change_booking"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        field = next(
+            (
+                e.get("value")
+                for e in tracker.latest_message.get("entities", [])
+                if e.get("entity") == "booking_field"
+            ),
+            None,
+        )
+        if field in FIELD_TITLES:
+            dispatcher.utter_message(text=f"Sure, let's change your {FIELD_TITLES[field].lower()}.")
+            return [SlotSet(field, None), SlotSet("booking_stage", None), FollowupAction("booking_form")]
+        dispatcher.utter_message(
+            text="What would you like to change?",
+            buttons=[
+                *(
+                    {"title": title, "payload": f'/change_booking{{"booking_field": "{slot}"}}'}
+                    for slot, title in FIELD_TITLES.items()
+                ),
+                {"title": "Cancel the request", "payload": "/stop"},
+            ],
+        )
+        return []
+
+
+class ActionCancelBooking(Action):
+    def name(self) -> str:
+        return "action_cancel_booking"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(
+            text="Okay, I've stopped the booking; nothing was sent. Is there anything else you'd like to know?"
+        )
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + cleared_booking_slots()
+
+
+class ActionSubmitBooking(Action):
+    """Stores the request exactly once and tells the patient what happens next."""
+
+    def name(self) -> str:
+        return "action_submit_booking"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        answers = booking_answers(tracker)
+        clinic = load_clinic_settings()
+        notifiers = notifiers_from_env()
+        request = BookingRequest(
+            reference=new_reference(),
+            name=answers["booking_name"],
+            phone=answers["booking_phone"],
+            email=None if answers["booking_email"] in (None, NO_EMAIL) else answers["booking_email"],
+            preferred_time=answers["booking_time"],
+            interest=answers["booking_interest"],
+            consent=answers["booking_consent"] is True,
+            channel=(tracker.get_latest_input_channel() or "unknown"),
+        )
+        try:
+            stored, _ = await asyncio.to_thread(
+                booking_store().add, request, idempotency_key(tracker), [n.name for n in notifiers]
+            )
+        except Exception:
+            logger.exception("Saving a booking request failed")
+            dispatcher.utter_message(
+                text=f"Sorry, we could not save your request just now. Please call us at {clinic.phone}, or say 'yes' to try again."
+            )
+            return []
+        if notifiers:
+            # Staff notification happens in the background: the patient does not wait for SMTP.
+            asyncio.get_running_loop().run_in_executor(None, _notify_quietly, notifiers)
+        dispatcher.utter_message(
+            text=(
+                f"Thank you! Your request {stored.reference} has been sent. It is a request, not a confirmed "
+                f"appointment: our staff will call you at {stored.phone} to confirm a time. "
+                f"Questions meanwhile? Call {clinic.phone}."
+            )
+        )
+        return cleared_booking_slots() + [SlotSet("last_booking_ref", stored.reference)]
+
+
+def idempotency_key(tracker: Tracker) -> str:
+    """Same summary confirmed twice (double click, retried call, replayed message) -> same key."""
+    summary_time: Optional[float] = next(
+        (
+            e.get("timestamp")
+            for e in reversed(tracker.events)
+            if e.get("event") == "slot"
+            and e.get("name") == "booking_stage"
+            and e.get("value") == SUMMARY_STAGE
+        ),
+        None,
+    )
+    return f"{tracker.sender_id}/{summary_time}"
+
+
+def _notify_quietly(notifiers) -> None:
+    try:
+        deliver_pending(booking_store(), notifiers)
+    except Exception:
+        logger.exception("Delivering staff notifications failed; they stay pending")

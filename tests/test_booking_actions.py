@@ -1,0 +1,177 @@
+"""Booking actions: validation messages, failure limit, summary, change, cancel, submit once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+
+from actions import booking
+from actions.booking import (
+    NO_EMAIL,
+    ActionBookingSummary,
+    ActionCancelBooking,
+    ActionChangeBooking,
+    ActionStartBooking,
+    ActionSubmitBooking,
+    ValidateBookingForm,
+)
+from bot.bookings.store import BookingStore
+from bot.clinic import load_clinic_settings
+from tests.conftest import make_tracker
+
+ANSWERS = {
+    "booking_name": "Maria Lopez",
+    "booking_phone": "+13055550123",
+    "booking_email": NO_EMAIL,
+    "booking_time": "Tuesday, December 1, afternoon",
+    "booking_interest": "RELIEF",
+    "booking_consent": True,
+}
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'bookings.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    for name in ("BOOKING_SMTP_HOST", "BOOKING_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    booking.booking_store.cache_clear()
+    yield BookingStore.from_url(url)
+    getattr(booking.booking_store, "cache_clear", lambda: None)()  # a test may have replaced it
+
+
+def summary_tracker(**slots):
+    events = [
+        {"event": "slot", "name": "booking_stage", "value": "summary", "timestamp": 1700000000.5},
+        {"event": "user", "parse_data": {"intent": {"name": "affirm"}}, "input_channel": "rest"},
+    ]
+    return make_tracker(
+        {"intent": {"name": "affirm", "confidence": 1.0}, "text": "yes"},
+        events=events,
+        slots={**ANSWERS, "booking_stage": "summary", **slots},
+    )
+
+
+def test_a_good_answer_is_kept_and_resets_the_failure_count(dispatcher, domain):
+    result = ValidateBookingForm().validate_booking_name(
+        "  maria   lopez ", dispatcher, make_tracker(), domain
+    )
+    assert result == {"booking_name": "maria lopez", "booking_failures": 0.0}
+    assert dispatcher.messages == []
+
+
+def test_a_bad_answer_is_re_asked_with_the_reason(dispatcher, domain):
+    result = ValidateBookingForm().validate_booking_phone("12", dispatcher, make_tracker(), domain)
+    assert result == {"booking_phone": None, "booking_failures": 1}
+    assert "10-digit US phone number" in dispatcher.messages[0]["text"]
+
+
+def test_three_failed_answers_offer_the_phone_and_end_the_form(dispatcher, domain):
+    tracker = make_tracker(slots={"booking_failures": 2.0})
+    result = ValidateBookingForm().validate_booking_time("someday maybe", dispatcher, tracker, domain)
+    assert result["requested_slot"] is None
+    assert load_clinic_settings().phone in dispatcher.messages[0]["text"]
+
+
+def test_preferred_time_is_read_back(dispatcher, domain):
+    result = ValidateBookingForm().validate_booking_time(
+        "december 3 at 10am", dispatcher, make_tracker(), domain
+    )
+    assert result["booking_time"].endswith("December 3 at 10:00 AM")
+    assert dispatcher.messages[0]["text"] == f"Got it: {result['booking_time']}."
+
+
+def test_cleared_slots_are_not_treated_as_answers(dispatcher, domain):
+    form = ValidateBookingForm()
+    assert form.validate_booking_name(None, dispatcher, make_tracker(), domain) == {"booking_name": None}
+    assert form.validate_booking_consent(None, dispatcher, make_tracker(), domain) == {
+        "booking_consent": None
+    }
+    assert dispatcher.messages == []
+
+
+def test_no_consent_sends_nothing(dispatcher, domain):
+    result = ValidateBookingForm().validate_booking_consent(False, dispatcher, make_tracker(), domain)
+    assert result["requested_slot"] is None and result["booking_consent"] is False
+    assert "haven't sent anything" in dispatcher.messages[0]["text"]
+
+
+def test_start_clears_old_answers(dispatcher, domain):
+    events = ActionStartBooking().run(dispatcher, make_tracker(slots=ANSWERS), domain)
+    assert SlotSet("booking_name", None) in events and SlotSet("booking_offered", False) in events
+    assert "don't share medical details" in dispatcher.messages[0]["text"]
+
+
+def test_summary_reads_everything_back_with_three_choices(dispatcher, domain):
+    events = ActionBookingSummary().run(dispatcher, make_tracker(slots=ANSWERS), domain)
+    text = dispatcher.messages[0]["text"]
+    assert "Maria Lopez" in text and "+13055550123" in text and "Tuesday, December 1, afternoon" in text
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == [
+        "/affirm",
+        "/change_booking",
+        "/stop",
+    ]
+    assert events == [SlotSet("booking_stage", "summary")]
+
+
+def test_summary_of_an_incomplete_form_just_clears(dispatcher, domain):
+    events = ActionBookingSummary().run(
+        dispatcher, make_tracker(slots={**ANSWERS, "booking_consent": False}), domain
+    )
+    assert dispatcher.messages == [] and SlotSet("booking_stage", None) in events
+
+
+def test_change_without_a_field_asks_which(dispatcher, domain):
+    assert (
+        ActionChangeBooking().run(
+            dispatcher, make_tracker({"intent": {"name": "change_booking"}, "entities": []}), domain
+        )
+        == []
+    )
+    payloads = [b["payload"] for b in dispatcher.messages[0]["buttons"]]
+    assert '/change_booking{"booking_field": "booking_phone"}' in payloads and "/stop" in payloads
+
+
+def test_change_a_field_clears_only_that_one_and_resumes_the_form(dispatcher, domain):
+    parse = {
+        "intent": {"name": "change_booking"},
+        "entities": [{"entity": "booking_field", "value": "booking_phone"}],
+    }
+    events = ActionChangeBooking().run(dispatcher, make_tracker(parse, slots=ANSWERS), domain)
+    assert events == [
+        SlotSet("booking_phone", None),
+        SlotSet("booking_stage", None),
+        FollowupAction("booking_form"),
+    ]
+
+
+def test_cancel_ends_the_form_and_forgets_the_answers(dispatcher, domain):
+    events = ActionCancelBooking().run(dispatcher, make_tracker(slots=ANSWERS), domain)
+    assert events[0] == ActiveLoop(None)
+    assert SlotSet("booking_phone", None) in events
+    assert "nothing was sent" in dispatcher.messages[0]["text"]
+
+
+def test_submit_stores_once_and_says_it_is_a_request(dispatcher, domain, store):
+    tracker = summary_tracker()
+    events = asyncio.run(ActionSubmitBooking().run(dispatcher, tracker, domain))
+    asyncio.run(ActionSubmitBooking().run(dispatcher, tracker, domain))  # the same confirmation again
+    [stored] = store.list()
+    assert stored.name == "Maria Lopez" and stored.email is None and stored.channel == "rest"
+    text = dispatcher.messages[0]["text"]
+    assert stored.reference in text and "not a confirmed appointment" in text
+    assert SlotSet("booking_name", None) in events and SlotSet("last_booking_ref", stored.reference) in events
+
+
+def test_a_failed_save_is_told_honestly(dispatcher, domain, monkeypatch, store):
+    class BrokenStore:
+        def add(self, *args, **kwargs):
+            raise RuntimeError("database is down")
+
+    monkeypatch.setattr(booking, "booking_store", lambda: BrokenStore())
+    events = asyncio.run(ActionSubmitBooking().run(dispatcher, summary_tracker(), domain))
+    assert events == []  # answers kept, so "yes" can try again
+    assert "could not save" in dispatcher.messages[0]["text"]
+    assert load_clinic_settings().phone in dispatcher.messages[0]["text"]

@@ -1,0 +1,180 @@
+"""End to end booking over the REST channel: real servers, a real SMTP server and a real
+webhook receiver on loopback, the request stored once in SQLite and visible in the staff export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bot import PROJECT_ROOT
+from bot.bookings.store import BookingStore
+from bot.launcher import Servers, settings_with_ports
+from tests.conftest import free_port
+from tests.test_e2e import say
+
+pytestmark = pytest.mark.e2e
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+
+class Webhook(BaseHTTPRequestHandler):
+    calls: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server's hook name
+        Webhook.calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Servers whose booking notifications go to a local SMTP server and webhook receiver."""
+    tmp = tmp_path_factory.mktemp("booking")
+    inbox, smtp_port = Inbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    webhook = HTTPServer(("127.0.0.1", free_port()), Webhook)
+    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp / 'bookings.db'}",
+        "BOOKING_SMTP_HOST": "127.0.0.1",
+        "BOOKING_SMTP_PORT": str(smtp_port),
+        "BOOKING_EMAIL_TO": "desk@example.org",
+        "BOOKING_WEBHOOK_URL": f"http://127.0.0.1:{webhook.server_address[1]}/bookings",
+    }
+    smtp_holder = {"controller": smtp}  # replaced when a test restarts the SMTP server
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        with Servers(
+            settings_with_ports(free_port(), free_port(), tmp / "tracker.db"), log_dir=tmp / "logs"
+        ) as servers:
+            yield {
+                "servers": servers,
+                "env": env,
+                "inbox": inbox,
+                "smtp": smtp_holder,
+                "smtp_port": smtp_port,
+            }
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        world_smtp = smtp_holder["controller"]
+        world_smtp.stop()
+        webhook.shutdown()
+
+
+def an_open_day() -> str:
+    """A Monday-Thursday at least two days ahead, written the way a patient might."""
+    day = date.today() + timedelta(days=2)
+    while day.weekday() > 3:
+        day += timedelta(days=1)
+    return f"{day:%B} {day.day} at 10am"
+
+
+def book(servers, sender: str) -> list:
+    """Walks the whole form; returns the summary messages."""
+    assert "full name" in say(servers, sender, "I'd like to book an appointment")[-1]["text"]
+    assert "phone" in say(servers, sender, "Maria Lopez")[-1]["text"]
+    assert "email" in say(servers, sender, "(305) 555-0123")[-1]["text"]
+    assert "Which day" in say(servers, sender, "skip")[-1]["text"]
+    messages = say(servers, sender, an_open_day())
+    assert messages[0]["text"].startswith("Got it:") and "interested" in messages[-1]["text"]
+    assert "contact you" in say(servers, sender, "RELIEF")[-1]["text"]
+    return say(servers, sender, "/affirm")
+
+
+def wait_for(condition, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_full_booking_lands_once_and_staff_are_told(world):
+    servers, inbox = world["servers"], world["inbox"]
+    summary = book(servers, "e2e-booking")
+    assert "Maria Lopez" in summary[0]["text"] and "+13055550123" in summary[0]["text"]
+    confirmation = say(servers, "e2e-booking", "/affirm")[0]["text"]
+    assert "not a confirmed appointment" in confirmation
+    say(servers, "e2e-booking", "/affirm")  # a double click / replayed message
+    store = BookingStore.from_url(world["env"]["DATABASE_URL"])
+    [request] = store.list()
+    assert request.reference in confirmation and request.phone == "+13055550123"
+    assert wait_for(lambda: len(inbox.messages) == 1 and len(Webhook.calls) == 1)
+    assert request.reference in inbox.messages[0] and Webhook.calls[0]["reference"] == request.reference
+    export = subprocess.run(
+        [sys.executable, "-m", "bot", "bookings", "export", "--format", "csv"],
+        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert request.reference in export.stdout
+
+
+def test_an_faq_mid_form_is_answered_and_the_form_goes_on(world):
+    servers = world["servers"]
+    say(servers, "e2e-faq-mid", "/book_appointment")
+    messages = say(servers, "e2e-faq-mid", "how long does radiofrequency ablation last?")
+    assert "six months to a year" in messages[0]["text"] and "full name" in messages[-1]["text"]
+
+
+def test_an_emergency_mid_form_gets_911_first_and_ends_the_form(world):
+    servers = world["servers"]
+    say(servers, "e2e-emergency-mid", "/book_appointment")
+    say(servers, "e2e-emergency-mid", "Maria Lopez")
+    messages = say(servers, "e2e-emergency-mid", "I just lost control of my bladder and my legs are numb")
+    assert len(messages) == 1 and messages[0]["text"].startswith("Please call 911")
+    assert "full name" not in say(servers, "e2e-emergency-mid", "hello")[0]["text"]
+
+
+def test_cancel_and_bad_answers(world):
+    servers = world["servers"]
+    say(servers, "e2e-cancel", "/book_appointment")
+    assert "only have letters" in say(servers, "e2e-cancel", "<script>alert(1)</script>")[0]["text"]
+    assert "nothing was sent" in say(servers, "e2e-cancel", "cancel")[0]["text"]
+
+
+def test_a_notifier_that_is_down_delivers_later(world):
+    servers, inbox, smtp = world["servers"], world["inbox"], world["smtp"]
+    before = len(inbox.messages)
+    store = BookingStore.from_url(world["env"]["DATABASE_URL"])
+    stored_before = len(store.list())
+    smtp["controller"].stop()
+    try:
+        book(servers, "e2e-smtp-down")
+        assert "has been sent" in say(servers, "e2e-smtp-down", "/affirm")[0]["text"]
+        assert wait_for(lambda: any(p.attempts >= 1 for p in store.pending_notifications()))
+        assert len(store.list()) == stored_before + 1  # the request itself was kept
+    finally:
+        smtp["controller"] = Controller(inbox, hostname="127.0.0.1", port=world["smtp_port"])
+        smtp["controller"].start()
+    retry = subprocess.run(
+        [sys.executable, "-m", "bot", "bookings", "retry"],
+        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert retry.returncode == 0, retry.stdout + retry.stderr
+    assert len(inbox.messages) == before + 1
+    assert store.pending_notifications() == []
