@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional
 
@@ -51,6 +52,10 @@ FIELD_TITLES = {
 NO_EMAIL = "not given"  # a filled slot must not be None; this marks "skipped"
 MAX_FAILED_ANSWERS = 3
 SUMMARY_STAGE = "summary"
+# The label parse_preferred_time gives back, e.g. "Tuesday, December 1, afternoon".
+READ_BACK_LABEL = re.compile(
+    r"^[A-Z][a-z]+day, [A-Z][a-z]+ \d{1,2}(, (morning|afternoon|evening|any time)| at \d{1,2}:\d\d [AP]M)$"
+)
 
 
 @lru_cache(maxsize=1)
@@ -100,9 +105,15 @@ class ValidateBookingForm(FormValidationAction):
         return self._check("booking_phone", parse_phone, value, dispatcher, tracker)
 
     def validate_booking_email(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        if value == NO_EMAIL:  # already answered ("skip"); forms re-validate answers when they restart
+            return {"booking_email": NO_EMAIL}
         return self._check("booking_email", lambda v: parse_email(v) or NO_EMAIL, value, dispatcher, tracker)
 
     def validate_booking_time(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        if isinstance(value, str) and READ_BACK_LABEL.match(
+            value
+        ):  # our own read-back, re-validated on restart
+            return {"booking_time": value}
         result = self._check(
             "booking_time",
             lambda v: parse_preferred_time(v, load_clinic_settings()).label(),

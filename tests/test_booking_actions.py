@@ -92,6 +92,20 @@ def test_cleared_slots_are_not_treated_as_answers(dispatcher, domain):
     assert dispatcher.messages == []
 
 
+@pytest.mark.parametrize(
+    "slot, value",
+    [
+        ("booking_email", NO_EMAIL),
+        ("booking_time", "Tuesday, December 1, afternoon"),
+        ("booking_time", "Thursday, December 3 at 10:00 AM"),
+    ],
+)
+def test_answers_already_given_pass_when_the_form_restarts(dispatcher, domain, slot, value):
+    method = getattr(ValidateBookingForm(), f"validate_{slot}")
+    assert method(value, dispatcher, make_tracker(), domain) == {slot: value}
+    assert dispatcher.messages == []
+
+
 def test_no_consent_sends_nothing(dispatcher, domain):
     result = ValidateBookingForm().validate_booking_consent(False, dispatcher, make_tracker(), domain)
     assert result["requested_slot"] is None and result["booking_consent"] is False

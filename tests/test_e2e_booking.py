@@ -178,3 +178,15 @@ def test_a_notifier_that_is_down_delivers_later(world):
     assert retry.returncode == 0, retry.stdout + retry.stderr
     assert len(inbox.messages) == before + 1
     assert store.pending_notifications() == []
+
+
+def test_one_answer_can_be_changed_from_the_summary(world):
+    servers = world["servers"]
+    book(servers, "e2e-change")
+    choices = say(servers, "e2e-change", "/change_booking")[0]["buttons"]
+    assert '/change_booking{"booking_field": "booking_phone"}' in [b["payload"] for b in choices]
+    assert (
+        "phone" in say(servers, "e2e-change", '/change_booking{"booking_field": "booking_phone"}')[-1]["text"]
+    )
+    summary = say(servers, "e2e-change", "305 555 0177")[-1]["text"]
+    assert "+13055550177" in summary and "Maria Lopez" in summary  # only the phone changed
