@@ -6,10 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -21,6 +19,7 @@ from bot.bookings.model import BookingRequest, NotificationStatus, new_reference
 from bot.bookings.notify import EmailNotifier, WebhookNotifier, deliver_pending, notifiers_from_env
 from bot.bookings.store import BookingStore
 from tests.conftest import free_port
+from tests.local_servers import RecordingSMTPHandler, WebhookReceiver
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -105,15 +104,6 @@ def test_unicode_and_injection_strings_are_stored_verbatim(store):
     assert store.list()[0].name == name == stored.name
 
 
-class RecordingSMTPHandler:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(envelope.content.decode("utf-8", "replace"))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server():
     handler = RecordingSMTPHandler()
@@ -123,41 +113,25 @@ def smtp_server():
     controller.stop()
 
 
-class WebhookReceiver(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's hook name
-        length = int(self.headers["Content-Length"])
-        WebhookReceiver.received.append((dict(self.headers), json.loads(self.rfile.read(length))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-
 @pytest.fixture
-def webhook_url():
-    WebhookReceiver.received = []
-    server = HTTPServer(("127.0.0.1", free_port()), WebhookReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/bookings"
-    server.shutdown()
+def webhook():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
 
 
-def test_staff_are_notified_by_email_and_webhook(store, smtp_server, webhook_url):
+def test_staff_are_notified_by_email_and_webhook(store, smtp_server, webhook):
     controller, handler = smtp_server
     notifiers = [
         EmailNotifier(
             host="127.0.0.1", port=controller.port, sender="bot@example.org", recipients=["desk@example.org"]
         ),
-        WebhookNotifier(url=webhook_url, secret="s3cret"),
+        WebhookNotifier(url=webhook.url, secret="s3cret"),
     ]
     request, _ = store.add(booking(), "k", [n.name for n in notifiers])
     assert deliver_pending(store, notifiers) == {"sent": 2, "failed": 0}
     assert len(handler.messages) == 1 and request.reference in handler.messages[0]
-    headers, payload = WebhookReceiver.received[0]
+    headers, payload = webhook.calls[0]
     assert payload["reference"] == request.reference and payload["phone"] == "+13055550123"
     assert len(headers["X-Clinic-Signature"]) == 64
     assert store.pending_notifications() == []

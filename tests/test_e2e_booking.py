@@ -3,14 +3,11 @@ webhook receiver on loopback, the request stored once in SQLite and visible in t
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -19,47 +16,26 @@ from bot import PROJECT_ROOT
 from bot.bookings.store import BookingStore
 from bot.launcher import Servers, settings_with_ports
 from tests.conftest import free_port
+from tests.local_servers import RecordingSMTPHandler, WebhookReceiver
 from tests.test_e2e import say
 
 pytestmark = pytest.mark.e2e
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(envelope.content.decode("utf-8", "replace"))
-        return "250 OK"
-
-
-class Webhook(BaseHTTPRequestHandler):
-    calls: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's hook name
-        Webhook.calls.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Servers whose booking notifications go to a local SMTP server and webhook receiver."""
     tmp = tmp_path_factory.mktemp("booking")
-    inbox, smtp_port = Inbox(), free_port()
+    inbox, smtp_port = RecordingSMTPHandler(), free_port()
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    webhook = HTTPServer(("127.0.0.1", free_port()), Webhook)
-    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    webhook = WebhookReceiver()
     env = {
         "DATABASE_URL": f"sqlite:///{tmp / 'bookings.db'}",
         "BOOKING_SMTP_HOST": "127.0.0.1",
         "BOOKING_SMTP_PORT": str(smtp_port),
         "BOOKING_EMAIL_TO": "desk@example.org",
-        "BOOKING_WEBHOOK_URL": f"http://127.0.0.1:{webhook.server_address[1]}/bookings",
+        "BOOKING_WEBHOOK_URL": webhook.url,
     }
     smtp_holder = {"controller": smtp}  # replaced when a test restarts the SMTP server
     saved = {key: os.environ.get(key) for key in env}
@@ -74,6 +50,7 @@ def world(tmp_path_factory):
                 "inbox": inbox,
                 "smtp": smtp_holder,
                 "smtp_port": smtp_port,
+                "webhook": webhook,
             }
     finally:
         for key, value in saved.items():
@@ -83,7 +60,7 @@ def world(tmp_path_factory):
                 os.environ[key] = value
         world_smtp = smtp_holder["controller"]
         world_smtp.stop()
-        webhook.shutdown()
+        webhook.stop()
 
 
 def an_open_day() -> str:
@@ -125,8 +102,9 @@ def test_a_full_booking_lands_once_and_staff_are_told(world):
     store = BookingStore.from_url(world["env"]["DATABASE_URL"])
     [request] = store.list()
     assert request.reference in confirmation and request.phone == "+13055550123"
-    assert wait_for(lambda: len(inbox.messages) == 1 and len(Webhook.calls) == 1)
-    assert request.reference in inbox.messages[0] and Webhook.calls[0]["reference"] == request.reference
+    calls = world["webhook"].calls
+    assert wait_for(lambda: len(inbox.messages) == 1 and len(calls) == 1)
+    assert request.reference in inbox.messages[0] and calls[0][1]["reference"] == request.reference
     export = subprocess.run(
         [sys.executable, "-m", "bot", "bookings", "export", "--format", "csv"],
         cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, capture_output=True, text=True, check=True,
