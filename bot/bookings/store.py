@@ -164,8 +164,8 @@ class BookingStore:
             query = query.where(booking_requests.c.created_at >= since)
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-            statuses = self._notification_statuses(connection)
-        return [_to_request(row, statuses.get(row["reference"])) for row in rows]
+            pending = self._with_pending_notifications(connection, [row["reference"] for row in rows])
+        return [_to_request(row, _status(row["reference"], pending)) for row in rows]
 
     def pending_notifications(self) -> List[PendingNotification]:
         query = (
@@ -211,21 +211,31 @@ class BookingStore:
         query = select(booking_requests).where(booking_requests.c.idempotency_key == key)
         with self._engine.connect() as connection:
             row = connection.execute(query).mappings().first()
-            statuses = self._notification_statuses(connection)
-        return _to_request(row, statuses.get(row["reference"])) if row else None
+            if row is None:
+                return None
+            pending = self._with_pending_notifications(connection, [row["reference"]])
+        return _to_request(row, _status(row["reference"], pending))
 
     @staticmethod
-    def _notification_statuses(connection) -> dict:
-        """reference -> 'pending' if any notification is still pending, else 'sent'."""
-        rows = connection.execute(select(booking_notifications.c.reference, booking_notifications.c.status))
-        statuses: dict = {}
-        for reference, status in rows:
-            if statuses.get(reference) != NotificationStatus.PENDING:
-                statuses[reference] = status
-        return statuses
+    def _with_pending_notifications(connection, references: List[str]) -> set:
+        """Which of these requests still have a notification waiting to be delivered."""
+        if not references:
+            return set()
+        query = (
+            select(booking_notifications.c.reference)
+            .where(booking_notifications.c.status == NotificationStatus.PENDING)
+            .where(booking_notifications.c.reference.in_(references))
+            .distinct()
+        )
+        return set(connection.execute(query).scalars())
 
 
-def _to_request(row, notification_status: Optional[str]) -> BookingRequest:
+def _status(reference: str, pending: set) -> str:
+    """'pending' while any notification of the request is undelivered, else 'sent'."""
+    return NotificationStatus.PENDING if reference in pending else NotificationStatus.SENT
+
+
+def _to_request(row, notification_status: str) -> BookingRequest:
     created_at = row["created_at"]
     if created_at.tzinfo is None:  # SQLite keeps no time zone; we always write UTC
         created_at = created_at.replace(tzinfo=timezone.utc)
@@ -239,5 +249,5 @@ def _to_request(row, notification_status: Optional[str]) -> BookingRequest:
         consent=row["consent"],
         channel=row["channel"],
         created_at=created_at,
-        notification_status=notification_status or NotificationStatus.SENT,
+        notification_status=notification_status,
     )
