@@ -21,12 +21,15 @@ from rasa_sdk.types import DomainDict
 
 from actions.booking_fields import (
     InvalidAnswer,
+    means_this_number,
     parse_email,
     parse_interest,
     parse_name,
     parse_phone,
     parse_preferred_time,
+    reads_as_a_day,
 )
+from actions.texting import texting_phone
 from bot.bookings.model import BookingRequest, new_reference
 from bot.bookings.notify import deliver_pending, notifiers_from_env
 from bot.bookings.store import BookingStore
@@ -102,12 +105,30 @@ class ValidateBookingForm(FormValidationAction):
         return self._check("booking_name", parse_name, value, dispatcher, tracker)
 
     def validate_booking_phone(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
+        sender_phone = texting_phone(tracker)
+        if sender_phone and means_this_number(value):
+            value = sender_phone
         return self._check("booking_phone", parse_phone, value, dispatcher, tracker)
 
     def validate_booking_email(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
         if value == NO_EMAIL:  # already answered ("skip"); forms re-validate answers when they restart
             return {"booking_email": NO_EMAIL}
         return self._check("booking_email", lambda v: parse_email(v) or NO_EMAIL, value, dispatcher, tracker)
+
+    async def extract_booking_time(self, dispatcher, tracker: Tracker, domain: DomainDict) -> Dict[str, Any]:
+        """A day that NLU took for an FAQ ("Dec 3 at 10am" -> candidacy) still answers the question.
+
+        The slot mapping ignores FAQ-classified messages so a question mid-form gets answered;
+        dates look like nothing in the training data, so the classifier's guess on them is noise.
+        """
+        latest = tracker.latest_message or {}
+        if (
+            tracker.get_slot("requested_slot") != "booking_time"
+            or (latest.get("intent") or {}).get("name") != "faq"
+        ):
+            return {}
+        text = latest.get("text")
+        return {"booking_time": text} if reads_as_a_day(text, load_clinic_settings()) else {}
 
     def validate_booking_time(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
         if isinstance(value, str) and READ_BACK_LABEL.match(
@@ -165,7 +186,8 @@ class ActionStartBooking(Action):
         dispatcher.utter_message(
             text="Let's request a visit. I'll ask a few short questions (about a minute). "
             "Please don't share medical details here; our staff will talk them through with you. "
-            "You can type 'cancel' at any time."
+            # Not "cancel": on SMS that word is a carrier opt-out keyword and would silence the bot.
+            "You can type 'never mind' at any time to stop."
         )
         return cleared_booking_slots() + [SlotSet("booking_offered", False)]
 
@@ -188,7 +210,7 @@ class ActionBookingSummary(Action):
             buttons=[
                 {"title": "Send request", "payload": "/affirm"},
                 {"title": "Change something", "payload": "/change_booking"},
-                {"title": "Cancel", "payload": "/stop"},
+                {"title": "Don't send", "payload": "/stop"},
             ],
         )
         return [SlotSet("booking_stage", SUMMARY_STAGE)]
@@ -221,7 +243,7 @@ class ActionChangeBooking(Action):
                     {"title": title, "payload": f'/change_booking{{"booking_field": "{slot}"}}'}
                     for slot, title in FIELD_TITLES.items()
                 ),
-                {"title": "Cancel the request", "payload": "/stop"},
+                {"title": "Don't send anything", "payload": "/stop"},
             ],
         )
         return []

@@ -22,6 +22,17 @@ from bot.clinic import WEEKDAYS, ClinicSettings
 MAX_NAME_CHARS = 100
 MAX_ANSWER_CHARS = 200
 BOOKING_HORIZON_DAYS = 90
+# "Use the number I'm texting from" (the SMS option's payload is /affirm).
+THIS_NUMBER_ANSWERS = {
+    "/affirm", "yes", "yeah", "yep", "sure", "ok", "this number", "this one", "same number",
+    "the same", "same", "use this number", "use this one", "yes this number", "this phone",
+}  # fmt: skip
+
+
+def means_this_number(text: object) -> bool:
+    return isinstance(text, str) and re.sub(r"[^\w\s/]", "", text).strip().casefold() in THIS_NUMBER_ANSWERS
+
+
 SKIP_WORDS = {
     "skip",
     "no",
@@ -141,6 +152,21 @@ class PreferredTime:
         return f"{day}, {self.part}" if self.part else f"{day}, any time"
 
 
+class NotADay(InvalidAnswer):
+    """The answer has no day or time in it at all (as opposed to a day the clinic is closed)."""
+
+
+def reads_as_a_day(text: Optional[str], clinic: ClinicSettings) -> bool:
+    """True for any day or time, even a past or closed one (validation then says what is wrong)."""
+    try:
+        parse_preferred_time(text, clinic)
+    except NotADay:
+        return False
+    except InvalidAnswer:
+        return True
+    return True
+
+
 def parse_preferred_time(
     text: Optional[str], clinic: ClinicSettings, now: Optional[datetime] = None
 ) -> PreferredTime:
@@ -162,7 +188,7 @@ def parse_preferred_time(
     }
     parsed = dateparser.parse(phrase, languages=["en"], settings=settings) if phrase else None
     if parsed is None:
-        raise InvalidAnswer(
+        raise NotADay(
             "I couldn't read that as a day. Try something like 'next Tuesday afternoon' or 'Dec 3 at 10am'."
         )
     has_time = bool(re.search(r"\d\s*(am|pm)\b|\d:\d\d|\bnoon\b", raw))

@@ -24,6 +24,13 @@ from bot.settings import RuntimeSettings, load_runtime_settings
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 300
+OPTIONAL_CHANNEL_VARIABLES = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_SMS_NUMBER",
+    "TWILIO_WHATSAPP_NUMBER",
+    "PUBLIC_BASE_URL",
+)
 STOP_TIMEOUT_SECONDS = 20
 
 
@@ -66,6 +73,8 @@ class Servers:
     def environment(self) -> dict[str, str]:
         """The child processes' environment: ours plus the settings endpoints.yml expands."""
         return {
+            # credentials.yml names these; Rasa refuses an unset ${VAR}, and "" turns a channel off.
+            **{name: "" for name in OPTIONAL_CHANNEL_VARIABLES},
             **os.environ,
             **self.settings.rasa_environment(),
             "PYTHONPATH": str(PROJECT_ROOT),

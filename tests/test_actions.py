@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clarify import (
     REPHRASE,
@@ -141,3 +142,42 @@ def test_intent_guesses_get_their_own_buttons():
         "/human_handoff",
         "/deny",
     ]
+
+
+def more_tracker(channel: str, events_before: list):
+    more = {
+        "event": "user",
+        "text": "/faq_more",
+        "input_channel": channel,
+        "parse_data": {"text": "/faq_more"},
+    }
+    return make_tracker(parse_data={"text": "/faq_more"}, events=events_before + [more])
+
+
+def test_more_sends_the_full_answer_of_the_last_faq_on_sms(domain):
+    from actions.faq_more import ActionFaqMore
+
+    asked = {
+        "event": "user",
+        "text": "what is prp",
+        "input_channel": "sms",
+        "parse_data": faq_parse("prp_what"),
+    }
+    dispatcher = CollectingDispatcher()
+    ActionFaqMore().run(dispatcher, more_tracker("sms", [asked]), domain)
+    assert dispatcher.messages[0]["text"] == domain["responses"]["utter_faq/prp_what"][0]["text"]
+
+
+def test_more_on_the_web_or_without_a_question_says_so(domain):
+    from actions.faq_more import ALREADY_COMPLETE, NOTHING_TO_EXPAND, ActionFaqMore
+
+    asked = {
+        "event": "user",
+        "text": "what is prp",
+        "input_channel": "rest",
+        "parse_data": faq_parse("prp_what"),
+    }
+    dispatcher = CollectingDispatcher()
+    ActionFaqMore().run(dispatcher, more_tracker("rest", [asked]), domain)
+    ActionFaqMore().run(dispatcher, more_tracker("sms", []), domain)
+    assert [m["text"] for m in dispatcher.messages] == [ALREADY_COMPLETE, NOTHING_TO_EXPAND]

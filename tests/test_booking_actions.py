@@ -189,3 +189,64 @@ def test_a_failed_save_is_told_honestly(dispatcher, domain, monkeypatch, store):
     assert events == []  # answers kept, so "yes" can try again
     assert "could not save" in dispatcher.messages[0]["text"]
     assert load_clinic_settings().phone in dispatcher.messages[0]["text"]
+
+
+def sms_tracker(text: str, phone: str = "+13055550123", secret: str = "a-test-secret-of-some-length"):
+    from bot.channels.sender_identity import SEALED_PHONE_KEY, SenderIdentity
+
+    sealed = SenderIdentity(secret).seal(phone)
+    user = {
+        "event": "user",
+        "text": text,
+        "parse_data": {"text": text},
+        "metadata": {SEALED_PHONE_KEY: sealed},
+    }
+    return make_tracker(parse_data={"text": text}, events=[user])
+
+
+@pytest.mark.parametrize("answer", ["/affirm", "yes", "This number", "same number"])
+def test_a_texting_patient_can_use_the_number_they_text_from(dispatcher, domain, monkeypatch, answer):
+    monkeypatch.setenv("SENDER_ID_SECRET", "a-test-secret-of-some-length")
+    result = ValidateBookingForm().validate_booking_phone(answer, dispatcher, sms_tracker(answer), domain)
+    assert result["booking_phone"] == "+13055550123"
+
+
+def test_the_texting_number_needs_the_right_secret_and_a_typed_number_still_wins(
+    dispatcher, domain, monkeypatch
+):
+    monkeypatch.setenv("SENDER_ID_SECRET", "a-different-secret-entirely")
+    result = ValidateBookingForm().validate_booking_phone("yes", dispatcher, sms_tracker("yes"), domain)
+    assert result["booking_phone"] is None  # cannot unseal: asked again, nothing invented
+    monkeypatch.setenv("SENDER_ID_SECRET", "a-test-secret-of-some-length")
+    typed = "(305) 555-0142"
+    result = ValidateBookingForm().validate_booking_phone(typed, dispatcher, sms_tracker(typed), domain)
+    assert result["booking_phone"] == "+13055550142"
+
+
+def test_yes_on_the_web_is_not_a_phone_number(dispatcher, domain, monkeypatch):
+    monkeypatch.setenv("SENDER_ID_SECRET", "a-test-secret-of-some-length")
+    result = ValidateBookingForm().validate_booking_phone("yes", dispatcher, make_tracker(), domain)
+    assert result["booking_phone"] is None and "phone" in dispatcher.messages[0]["text"]
+
+
+def time_answer_tracker(text: str, intent: str, requested_slot: str = "booking_time"):
+    parse = {"text": text, "intent": {"name": intent, "confidence": 0.8}}
+    return make_tracker(parse_data=parse, slots={"requested_slot": requested_slot})
+
+
+@pytest.mark.parametrize(
+    "text, intent, requested, extracted",
+    [
+        ("Dec 3 at 10am", "faq", "booking_time", "Dec 3 at 10am"),  # NLU's guess on a date is noise
+        ("sunday 3pm", "faq", "booking_time", "sunday 3pm"),  # a closed day: validation will say so
+        ("how long does RFA last?", "faq", "booking_time", None),  # a real question mid-form
+        ("Dec 3 at 10am", "faq", "booking_name", None),
+        ("Dec 3 at 10am", "book_appointment", "booking_time", None),  # the slot mapping takes it
+    ],
+)
+def test_a_day_classified_as_an_faq_still_answers_the_time_question(
+    dispatcher, domain, text, intent, requested, extracted
+):
+    tracker = time_answer_tracker(text, intent, requested)
+    result = asyncio.run(ValidateBookingForm().extract_booking_time(dispatcher, tracker, domain))
+    assert result.get("booking_time") == extracted

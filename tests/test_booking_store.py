@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from bot.bookings import cli
 from bot.bookings.model import BookingRequest, NotificationStatus, new_reference
@@ -21,32 +18,10 @@ from bot.bookings.store import BookingStore
 from tests.conftest import free_port
 from tests.local_servers import RecordingSMTPHandler, WebhookReceiver
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
-
 
 @pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'bookings.db'}"
-
-
-@pytest.fixture
-def postgres_url():
-    """A throw-away database on the local PostgreSQL server (required in CI)."""
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"booking_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

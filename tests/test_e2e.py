@@ -181,3 +181,12 @@ def test_action_server_down_still_answers(servers):
     assert load_clinic_settings().phone in messages[0]["text"]
     # Emergencies never need the action server.
     assert say(servers, "e2e-down", "chest pain and I can't breathe")[0]["text"].startswith("Please call 911")
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_texting_channels_without_twilio_settings_answer_503(servers, channel):
+    url = servers.rest_url.replace("/rest/", f"/{channel}/")
+    request = urllib.request.Request(url, data=b"Body=hi&From=%2B13055550123&MessageSid=SM1")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 503

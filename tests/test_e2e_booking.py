@@ -38,28 +38,23 @@ def world(tmp_path_factory):
         "BOOKING_WEBHOOK_URL": webhook.url,
     }
     smtp_holder = {"controller": smtp}  # replaced when a test restarts the SMTP server
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
     try:
-        with Servers(
-            settings_with_ports(free_port(), free_port(), tmp / "tracker.db"), log_dir=tmp / "logs"
-        ) as servers:
-            yield {
-                "servers": servers,
-                "env": env,
-                "inbox": inbox,
-                "smtp": smtp_holder,
-                "smtp_port": smtp_port,
-                "webhook": webhook,
-            }
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)  # the launcher passes its environment on to both servers
+            with Servers(
+                settings_with_ports(free_port(), free_port(), tmp / "tracker.db"), log_dir=tmp / "logs"
+            ) as servers:
+                yield {
+                    "servers": servers,
+                    "env": env,
+                    "inbox": inbox,
+                    "smtp": smtp_holder,
+                    "smtp_port": smtp_port,
+                    "webhook": webhook,
+                }
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        world_smtp = smtp_holder["controller"]
-        world_smtp.stop()
+        smtp_holder["controller"].stop()
         webhook.stop()
 
 

@@ -1,5 +1,4 @@
-"""Appointment requests in SQL (SQLAlchemy 1.4 Core): SQLite under var/ by default, PostgreSQL
-when DATABASE_URL is set.
+"""Appointment requests in SQL (SQLAlchemy 1.4 Core), in the clinic database (bot/database.py).
 
 - The schema is created and migrated by the app (`ensure_schema`), never by hand.
 - Exactly once: each request carries an idempotency key (unique), so a retried submit, a double
@@ -11,7 +10,6 @@ when DATABASE_URL is set.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, List, Optional, Tuple
@@ -27,19 +25,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    create_engine,
     func,
     select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot import PROJECT_ROOT
 from bot.bookings.model import BookingRequest, NotificationStatus
+from bot.database import create_database_engine
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'bookings.db'}"
 SCHEMA_VERSION = 1
 
 metadata = MetaData()
@@ -84,14 +80,8 @@ class PendingNotification:
     request: BookingRequest
 
 
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-
-
 def ensure_schema(engine: Engine) -> None:
     """Creates missing tables and records the schema version (later versions migrate here)."""
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
-        os.makedirs(os.path.dirname(os.path.abspath(engine.url.database)), exist_ok=True)
     metadata.create_all(engine)
     with engine.begin() as connection:
         current = connection.execute(select(func.max(schema_versions.c.version))).scalar()
@@ -111,7 +101,7 @@ class BookingStore:
 
     @classmethod
     def from_url(cls, url: Optional[str] = None) -> "BookingStore":
-        engine = create_engine(url or database_url(), future=True, pool_pre_ping=True)
+        engine = create_database_engine(url)
         ensure_schema(engine)
         return cls(engine)
 

@@ -15,8 +15,7 @@ patient must always get an answer and never lose an emergency reply:
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict
 
 from rasa.core.channels.channel import (
     CollectingOutputChannel,
@@ -27,25 +26,18 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.clinic import load_clinic_settings
-from bot.nlu.red_flags import RED_FLAGS_KEY
+from bot.channels.common import clean_text, emergency_text, trouble_text
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
-# Control characters (but tab and newline) break some stores (PostgreSQL rejects NUL) and mean nothing.
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 EMPTY_MESSAGE_REPLY = "Please type your question, for example: What is PRP?"
 TOO_LONG_REPLY = (
     "Your message is a bit long for me. Please send your question in a shorter message "
     f"(up to {MAX_MESSAGE_CHARS:,} characters)."
 )
-
-
-def clean_text(text: str) -> str:
-    return CONTROL_CHARS.sub("", text).strip()
 
 
 def _reply(sender: str, text: str) -> Dict[str, Any]:
@@ -92,8 +84,8 @@ class SafeRestInput(InputChannel):
                 return response.json([_reply(sender, EMPTY_MESSAGE_REPLY)])
             agent = getattr(request.app.ctx, "agent", None)
             if len(text) > MAX_MESSAGE_CHARS:
-                replies = await _emergency_reply(agent, sender, text, red_flags_only=True)
-                return response.json(replies or [_reply(sender, TOO_LONG_REPLY)])
+                urgent = await emergency_text(agent, text, red_flags_only=True)
+                return response.json([_reply(sender, urgent or TOO_LONG_REPLY)])
 
             collector = CollectingOutputChannel()
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
@@ -112,41 +104,11 @@ class SafeRestInput(InputChannel):
                     "Handling a REST message failed (sender hash %s).",
                     hash(sender) & 0xFFFF,
                 )
-                replies = await _emergency_reply(agent, sender, text)
-                return response.json(replies or [_reply(sender, _trouble_text())], status=503)
+                urgent = await emergency_text(agent, text)
+                return response.json([_reply(sender, urgent or trouble_text())], status=503)
             if not collector.messages:
                 logger.warning("No reply was produced; is the action server up?")
-                return response.json([_reply(sender, _trouble_text())])
+                return response.json([_reply(sender, trouble_text())])
             return response.json(collector.messages)
 
         return webhook
-
-
-def _trouble_text() -> str:
-    try:
-        phone = load_clinic_settings().phone
-        return f"Sorry, I'm having technical trouble right now. Please call the clinic at {phone}, or try again in a few minutes."
-    except Exception:
-        logger.exception("clinic.yml could not be read")
-        return "Sorry, I'm having technical trouble right now. Please call the clinic, or try again in a few minutes."
-
-
-async def _emergency_reply(
-    agent: Any, sender: str, text: str, red_flags_only: bool = False
-) -> Optional[List[Dict[str, Any]]]:
-    """The 911 answer if NLU alone (no tracker store, no actions) says this is an emergency.
-
-    With red_flags_only, only the red-flag rules count, not the classifier's intent.
-    """
-    if agent is None or not agent.is_ready():
-        return None
-    try:
-        parsed = await agent.parse_message(text)
-        if red_flags_only and not parsed.get(RED_FLAGS_KEY):
-            return None
-        if (parsed.get("intent") or {}).get("name") != "emergency":
-            return None
-        return [_reply(sender, variant["text"]) for variant in agent.domain.responses["utter_emergency"][:1]]
-    except Exception:
-        logger.exception("The emergency check failed")
-        return None

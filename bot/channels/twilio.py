@@ -1,0 +1,308 @@
+"""SMS and WhatsApp through Twilio: /webhooks/sms/webhook and /webhooks/whatsapp/webhook.
+
+Replaces Rasa's `twilio` channel, which trusts any caller, crashes on a missing Body, shows button
+payloads, mangles "¡" and sends replies with a blocking call (rasa-3.6-field-notes.md). Here:
+- every request must carry a valid X-Twilio-Signature for the public URL Twilio called (403 if not);
+- a MessageSid is handled once, so Twilio's retries never produce a second reply;
+- the answer goes back as TwiML in the webhook's own response, well within Twilio's 15 seconds;
+- buttons become "Reply 1 for ..., 2 for ..."; a reply "1" or the option's title sends its payload;
+- STOP (and the other carrier keywords) silences the bot for that number until START; HELP answers
+  with the clinic's name and phone;
+- the conversation id is an HMAC of the number, and the number never reaches the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.common import clean_text, emergency_text, trouble_text
+from bot.channels.sender_identity import PHONE_HINT_KEY, SEALED_PHONE_KEY, SenderIdentity
+from bot.channels.texting import (
+    SMS_MAX_CHARS,
+    WHATSAPP_MAX_CHARS,
+    Option,
+    match_option,
+    options_from_buttons,
+    render,
+    split_message,
+)
+from bot.channels.texting_state import TextingState
+from bot.clinic import load_clinic_settings
+
+logger = logging.getLogger(__name__)
+
+# Carrier opt-out / opt-in / help keywords (CTIA; the same set Twilio's own opt-out handling uses).
+STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"}
+START_WORDS = {"start", "unstop"}
+HELP_WORDS = {"help", "info"}
+MORE_WORDS = {"more", "more details", "more info"}
+# Sent for MORE: the `faq_more` intent, answered with the full (web) text of the last FAQ.
+MORE_PAYLOAD = "/faq_more"
+
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_BODY_CHARS = 1600  # Twilio's own limit for one inbound message
+# Twilio gives up after 15 s and retries; answer (with an apology if need be) before that.
+REPLY_DEADLINE_SECONDS = 11.0
+
+EMPTY_MESSAGE_REPLY = "I can only read text messages. Please text your question, for example: What is PRP?"
+TOO_LONG_REPLY = "Your message is a bit long for me. Please send your question in a shorter message."
+RESUBSCRIBED_REPLY = (
+    "You will get replies from the clinic assistant again. Reply STOP to stop, HELP for help."
+)
+# SMS: Twilio's opt-out handling confirms STOP itself; WhatsApp has none, so we confirm once.
+WHATSAPP_STOPPED_REPLY = "You will get no more messages from the clinic assistant. Reply START to chat again."
+
+
+def _keyword(text: str) -> str:
+    return re.sub(r"[^\w\s]", "", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str
+    number: str
+    public_base_url: str
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "TwilioSettings":
+        values = {key: str(value or "").strip() for key, value in (credentials or {}).items()}
+        return cls(
+            account_sid=values.get("account_sid", ""),
+            auth_token=values.get("auth_token", ""),
+            number=values.get("number", ""),
+            public_base_url=values.get("public_base_url", "").rstrip("/"),
+        )
+
+
+class _TextingOutput(CollectingOutputChannel):
+    """Collects the replies; its name picks the channel's response variants (channel: sms)."""
+
+    channel_name = "collector"
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel_name
+
+
+class TwilioTextingInput(InputChannel):
+    channel_name = ""
+    max_chars = SMS_MAX_CHARS
+    bold_marker = ""
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        identity: Optional[SenderIdentity],
+        state: Optional[TextingState] = None,
+    ) -> None:
+        self.settings = settings
+        self.identity = identity
+        self._state = state
+        self._validator = RequestValidator(settings.auth_token) if settings.auth_token else None
+        self._output = type(
+            f"{type(self).__name__}Output", (_TextingOutput,), {"channel_name": self.channel_name}
+        )
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel_name
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "TwilioTextingInput":
+        settings = TwilioSettings.from_credentials(credentials)
+        channel = cls(settings, SenderIdentity.from_env())
+        if channel.missing_settings():
+            # The bot still starts (the web chat needs no Twilio account); this channel answers 503.
+            logger.info(
+                "The %s channel is off: %s not set.", cls.channel_name, ", ".join(channel.missing_settings())
+            )
+        return channel
+
+    def missing_settings(self) -> List[str]:
+        missing = [name for name in ("auth_token", "number") if not getattr(self.settings, name)]
+        if self.identity is None:
+            missing.append("SENDER_ID_SECRET")
+        return missing
+
+    @property
+    def state(self) -> TextingState:
+        if self._state is None:  # opened on first use so a bot without Twilio never touches it
+            self._state = TextingState.from_url()
+        return self._state
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"texting_webhook_{self.channel_name}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "not configured" if self.missing_settings() else "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, on_new_message)
+
+        return webhook
+
+    async def _receive(
+        self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> HTTPResponse:
+        if self.missing_settings():
+            return response.text(f"The {self.channel_name} channel is not configured.", status=503)
+        if len(request.body or b"") > MAX_REQUEST_BYTES:
+            return response.text("Request too large.", status=413)
+        form = request.form
+        if not self._signature_is_valid(request, form):
+            return response.text("Invalid or missing X-Twilio-Signature.", status=403)
+        message_sid, sender = form.get("MessageSid", ""), form.get("From", "")
+        if not message_sid or not sender:
+            return response.text("MessageSid and From are required.", status=400)
+        if sender.startswith("whatsapp:") != (self.channel_name == "whatsapp"):
+            return response.text(f"This webhook is for {self.channel_name} messages.", status=400)
+        if not await asyncio.to_thread(self.state.claim_message, message_sid):
+            logger.info("Twilio retried message %s; it was already answered.", message_sid)
+            return self._twiml([])
+
+        phone = sender.removeprefix("whatsapp:")
+        assert self.identity is not None  # missing_settings() checked it
+        conversation_id = self.identity.conversation_id(self.channel_name, phone)
+        text = clean_text(form.get("Body", ""))
+        replies = await self._answer_keywords(conversation_id, text)
+        if replies is not None:
+            return self._twiml(replies)
+        agent = getattr(request.app.ctx, "agent", None)
+        if not text:
+            return self._twiml([EMPTY_MESSAGE_REPLY])
+        if len(text) > MAX_BODY_CHARS:
+            urgent = await emergency_text(agent, text, red_flags_only=True)
+            return self._twiml([urgent or TOO_LONG_REPLY])
+
+        text = await self._expand_reply(agent, conversation_id, text)
+        metadata = {SEALED_PHONE_KEY: self.identity.seal(phone), PHONE_HINT_KEY: phone[-4:]}
+        collector = self._output()
+        message = UserMessage(
+            text,
+            collector,
+            conversation_id,
+            input_channel=self.channel_name,
+            metadata=metadata,
+            message_id=message_sid,
+        )
+        handling = asyncio.ensure_future(on_new_message(message))
+        try:
+            await asyncio.wait_for(asyncio.shield(handling), REPLY_DEADLINE_SECONDS)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "No answer within %.0f s for %s; sent an apology.", REPLY_DEADLINE_SECONDS, conversation_id
+            )
+            return self._twiml([await emergency_text(agent, text) or trouble_text()])
+        except Exception:
+            logger.exception("Handling a %s message failed (%s).", self.channel_name, conversation_id)
+            return self._twiml([await emergency_text(agent, text) or trouble_text()])
+        if not collector.messages:
+            logger.warning("No reply was produced for %s; is the action server up?", conversation_id)
+            return self._twiml([trouble_text()])
+        return self._twiml(self._render(collector.messages))
+
+    def _signature_is_valid(self, request: Request, form: Any) -> bool:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or self._validator is None:
+            return False
+        return self._validator.validate(self._public_url(request), form, signature)
+
+    def _public_url(self, request: Request) -> str:
+        """The URL Twilio signed: the configured public base (behind a proxy) + path and query."""
+        if not self.settings.public_base_url:
+            return request.url
+        query = f"?{request.query_string}" if request.query_string else ""
+        return f"{self.settings.public_base_url}{request.path}{query}"
+
+    async def _answer_keywords(self, conversation_id: str, text: str) -> Optional[List[str]]:
+        """Replies for HELP/STOP/START and for an opted-out number (none); None for anything else."""
+        keyword = _keyword(text)
+        if keyword in HELP_WORDS:
+            return [help_text()]
+        if keyword in STOP_WORDS:
+            await asyncio.to_thread(self.state.opt_out, conversation_id)
+            return [WHATSAPP_STOPPED_REPLY] if self.channel_name == "whatsapp" else []
+        opted_out = await asyncio.to_thread(self.state.is_opted_out, conversation_id)
+        # "YES" also opts back in (a carrier keyword), but only when it cannot be an answer.
+        if keyword in START_WORDS or (opted_out and keyword == "yes"):
+            await asyncio.to_thread(self.state.opt_in, conversation_id)
+            return [RESUBSCRIBED_REPLY]
+        return [] if opted_out else None
+
+    async def _expand_reply(self, agent: Any, conversation_id: str, text: str) -> str:
+        """A numbered or titled answer to the last options becomes that option's payload; MORE asks
+        for the full text of the last answer."""
+        payload = match_option(text, await self._last_options(agent, conversation_id))
+        if payload:
+            return payload
+        return MORE_PAYLOAD if _keyword(text) in MORE_WORDS else text
+
+    @staticmethod
+    async def _last_options(agent: Any, conversation_id: str) -> Sequence[Option]:
+        """Buttons of the bot's last message with buttons in its last turn (from the tracker store,
+        so they are found whichever worker sent them)."""
+        if agent is None or agent.tracker_store is None:
+            return []
+        try:
+            tracker = await agent.tracker_store.retrieve(conversation_id)
+        except Exception:
+            logger.exception("Could not read the conversation to match a numbered reply")
+            return []
+        for event in reversed(tracker.events if tracker else []):
+            if isinstance(event, UserUttered):
+                break
+            if isinstance(event, BotUttered) and event.data.get("buttons"):
+                return options_from_buttons(event.data["buttons"])
+        return []
+
+    def _render(self, messages: List[Dict[str, Any]]) -> List[str]:
+        bodies: List[str] = []
+        for message in messages:
+            text = render(
+                message.get("text") or "", options_from_buttons(message.get("buttons")), self.bold_marker
+            )
+            bodies.extend(split_message(text, self.max_chars))
+        return bodies
+
+    @staticmethod
+    def _twiml(bodies: List[str]) -> HTTPResponse:
+        twiml = MessagingResponse()
+        for body in bodies:
+            twiml.message(body)
+        return response.text(str(twiml), content_type="application/xml")
+
+
+def help_text() -> str:
+    try:
+        clinic = load_clinic_settings()
+        contact = f"{clinic.name}: call {clinic.phone}."
+    except Exception:
+        logger.exception("clinic.yml could not be read")
+        contact = "Please call the clinic."
+    return f"{contact} I answer questions about facet joint pain and treatments. For an emergency call 911. Reply STOP to stop."
+
+
+class SmsInput(TwilioTextingInput):
+    channel_name = "sms"
+    max_chars = SMS_MAX_CHARS
+
+
+class WhatsAppInput(TwilioTextingInput):
+    channel_name = "whatsapp"
+    max_chars = WHATSAPP_MAX_CHARS
+    bold_marker = "*"
