@@ -10,18 +10,20 @@ RASA := $(PY) -m rasa
 SETUP_STAMP := $(VENV)/.setup-done
 SPACY_MODEL := build/spacy/en_facet_clinic/meta.json
 MODEL := models/facet-assistant.tar.gz
+WIDGET_BUNDLE := widget/dist/clinic-chat.js
+WIDGET_SOURCES := widget/package.json widget/package-lock.json widget/vite.config.js $(shell find widget/src -type f 2>/dev/null)
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) bot/nlu/red_flags.yml $(SPACY_MODEL)
 export PYTHONPATH := $(CURDIR)
 # Quieter TensorFlow; no usage telemetry from Rasa.
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup train run shell test test-fast lint eval crossval bench clean
+.PHONY: help setup widget train run shell test test-fast lint eval crossval bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
 
-setup: $(SETUP_STAMP) $(SPACY_MODEL) ## create .venv (Python 3.10), install pinned packages, build the spaCy pipeline
+setup: $(SETUP_STAMP) $(SPACY_MODEL) widget ## create .venv (Python 3.10), install pinned packages, build the spaCy pipeline and the chat widget
 
 $(SETUP_STAMP): requirements.txt requirements.lock
 	@command -v python$(PYTHON_VERSION) >/dev/null || { echo "python$(PYTHON_VERSION) is needed (see .python-version)"; exit 1; }
@@ -32,6 +34,15 @@ $(SETUP_STAMP): requirements.txt requirements.lock
 
 $(SPACY_MODEL): $(SETUP_STAMP) bot/nlu/spacy_pipeline.py bot/nlu/red_flags.yml bot/nlu/red_flag_matcher.py
 	$(PY) -m bot.nlu.spacy_pipeline
+
+# The widget needs Node.js; without it the bot still runs (REST, SMS) and / says how to build it.
+widget: ## build the website chat widget (npm ci + vite) when Node.js is installed
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(WIDGET_BUNDLE); \
+	else echo "Node.js/npm not found: the chat widget is not built (the bot works without it)."; \
+	  if [ -n "$$CI" ]; then exit 1; fi; fi
+
+$(WIDGET_BUNDLE): $(WIDGET_SOURCES)
+	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 train: $(MODEL) ## train the model (only when data, config or domain changed)
 
@@ -46,6 +57,7 @@ shell: setup train ## chat with the bot in the terminal
 
 test: setup train ## everything CI checks: data validation, conversation tests, pytest
 	$(RASA) data validate --fail-on-warnings
+	@if command -v npm >/dev/null; then cd widget && npm test; else echo "No npm: widget unit tests skipped"; fi
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out var/results/core
 	$(PY) -m pytest
 

@@ -47,6 +47,10 @@ class Servers:
         self._processes: dict[str, subprocess.Popen] = {}
 
     @property
+    def demo_url(self) -> str:
+        return f"http://{self._client_host(self.settings.bot_host)}:{self.settings.bot_port}/"
+
+    @property
     def rest_url(self) -> str:
         return f"http://{self._client_host(self.settings.bot_host)}:{self.settings.bot_port}/webhooks/rest/webhook"
 
@@ -186,6 +190,7 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
         seconds = servers.wait_until_ready()
         print(
             f"\nThe assistant is ready ({seconds:.0f} s).\n"
+            f"  chat in your browser: {servers.demo_url}\n"
             f"  REST channel: POST {servers.rest_url}\n"
             f"  try: curl -s -X POST {servers.rest_url} -H 'Content-Type: application/json' "
             '-d \'{"sender": "me", "message": "What is PRP?"}\'\n'

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot import PROJECT_ROOT
 
@@ -44,6 +45,19 @@ def load_runtime_settings(environ: dict[str, str] | None = None) -> RuntimeSetti
         action_server_token=env.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32),
         model_path=Path(env.get("MODEL_PATH", PROJECT_ROOT / "models" / "facet-assistant.tar.gz")),
         tracker_db=Path(env.get("TRACKER_DB", PROJECT_ROOT / "var" / "tracker.db")),
-        cors_origins=tuple(o for o in env.get("BOT_CORS_ORIGINS", "").split(",") if o.strip()),
+        cors_origins=parse_cors_origins(env.get("BOT_CORS_ORIGINS", "")),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )
+
+
+def parse_cors_origins(value: str) -> tuple[str, ...]:
+    """Exact origins (https://www.example.org) the widget may be embedded from; never a wildcard,
+    which would let any site drive conversations in a visitor's name."""
+    origins = tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        parsed = urlsplit(origin)
+        if "*" in origin or parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path:
+            raise ValueError(
+                f"BOT_CORS_ORIGINS: {origin!r} is not an exact origin like https://www.example.org"
+            )
+    return origins

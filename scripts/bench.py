@@ -1,4 +1,5 @@
-"""Benchmark: REST latency and throughput, memory, training time, `make run` start-up time.
+"""Benchmark: REST and SMS-webhook latency and throughput, memory, training time, `make run`
+start-up time, the widget bundle's size.
 
 Everything runs on loopback against the real servers. Results go to docs/performance.md
 (between the BENCH markers) with the date and machine. Not a test: numbers on a shared
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import os
 import platform
 import re
@@ -23,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
+from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,6 +35,7 @@ from bot.topics import load_topics  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
+WIDGET_BUNDLE = ROOT / "widget" / "dist" / "clinic-chat.js"
 START, END = "<!-- BENCH:START -->", "<!-- BENCH:END -->"
 
 
@@ -40,7 +44,31 @@ def rss_mb(pid: int) -> float:
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
-async def simulate_users(url: str, users: int, messages_per_user: int) -> dict:
+# Bench-only Twilio settings: the SMS webhook is measured with requests signed like Twilio's.
+BENCH_TWILIO = {
+    "TWILIO_AUTH_TOKEN": "bench-auth-token-0123456789",
+    "TWILIO_SMS_NUMBER": "+13055550100",
+    "PUBLIC_BASE_URL": "https://bench.example.org",
+    "SENDER_ID_SECRET": "bench-sender-secret-0123456789",
+}
+SMS_PATH = "/webhooks/sms/webhook"
+
+
+def rest_request(channel: str, users: int, user: int, index: int, question: str) -> dict:
+    if channel == "rest":
+        return {"json": {"sender": f"bench-{users}-{user}", "message": question}}
+    form = {
+        "MessageSid": f"SM-bench-{users}-{user}-{index}-{time.time_ns()}",
+        "From": f"+1305{2_000_000 + 1000 * users + user}",
+        "Body": question,
+    }
+    signature = RequestValidator(BENCH_TWILIO["TWILIO_AUTH_TOKEN"]).compute_signature(
+        BENCH_TWILIO["PUBLIC_BASE_URL"] + SMS_PATH, form
+    )
+    return {"data": form, "headers": {"X-Twilio-Signature": signature}}
+
+
+async def simulate_users(url: str, users: int, messages_per_user: int, channel: str = "rest") -> dict:
     """Each simulated user sends its messages one after another; users run concurrently."""
     questions = [topic.question for topic in load_topics().values()]
     latencies: list[float] = []
@@ -49,12 +77,9 @@ async def simulate_users(url: str, users: int, messages_per_user: int) -> dict:
     async def one_user(session: aiohttp.ClientSession, user: int) -> None:
         nonlocal errors
         for index in range(messages_per_user):
-            payload = {
-                "sender": f"bench-{users}-{user}",
-                "message": questions[(user + index) % len(questions)],
-            }
+            request = rest_request(channel, users, user, index, questions[(user + index) % len(questions)])
             started = time.perf_counter()
-            async with session.post(url, json=payload) as reply:
+            async with session.post(url, **request) as reply:
                 await reply.read()
                 errors += reply.status != 200
             latencies.append(time.perf_counter() - started)
@@ -66,6 +91,7 @@ async def simulate_users(url: str, users: int, messages_per_user: int) -> dict:
         elapsed = time.perf_counter() - started
     latencies.sort()
     return {
+        "channel": channel,
         "users": users,
         "requests": len(latencies),
         "errors": errors,
@@ -73,6 +99,13 @@ async def simulate_users(url: str, users: int, messages_per_user: int) -> dict:
         "p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000,
         "per_second": len(latencies) / elapsed,
     }
+
+
+def bundle_sizes() -> str:
+    if not WIDGET_BUNDLE.exists():
+        return "not built"
+    data = WIDGET_BUNDLE.read_bytes()
+    return f"{len(data) / 1024:.0f} KB ({len(gzip.compress(data, 9)) / 1024:.0f} KB gzipped)"
 
 
 def measure_training() -> float:
@@ -121,12 +154,18 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ.update({**BENCH_TWILIO, "DATABASE_URL": f"sqlite:///{tmp}/clinic.db"})
         settings = settings_with_ports(free_port(), free_port(), Path(tmp) / "tracker.db")
         with Servers(settings, log_dir=Path(tmp) / "logs") as servers:
+            sms_url = servers.rest_url.replace("/webhooks/rest/webhook", SMS_PATH)
             asyncio.run(simulate_users(servers.rest_url, 2, 5))  # warm-up
             for users in (1, 10):
                 rows.append(
                     asyncio.run(simulate_users(servers.rest_url, users, max(1, args.requests // users)))
+                )
+            for users in (1, 10):
+                rows.append(
+                    asyncio.run(simulate_users(sms_url, users, max(1, args.requests // users), "sms"))
                 )
             rasa_rss, actions_rss = (
                 rss_mb(servers.pid("rasa")),
@@ -140,10 +179,10 @@ def main() -> None:
         START,
         f"Measured {now} on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}) by `make bench`.",
         "",
-        "| concurrent users | requests | errors | p50 (ms) | p95 (ms) | messages/s |",
-        "|---|---|---|---|---|---|",
+        "| channel | concurrent users | requests | errors | p50 (ms) | p95 (ms) | messages/s |",
+        "|---|---|---|---|---|---|---|",
         *[
-            f"| {r['users']} | {r['requests']} | {r['errors']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['per_second']:.1f} |"
+            f"| {r['channel']} | {r['users']} | {r['requests']} | {r['errors']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['per_second']:.1f} |"
             for r in rows
         ],
         "",
@@ -152,6 +191,7 @@ def main() -> None:
         f"| Rasa server RSS after the load | {rasa_rss:.0f} MB |",
         f"| action server RSS after the load | {actions_rss:.0f} MB |",
         f"| `make run` to ready (model already trained) | {ready_seconds:.0f} s |",
+        f"| widget bundle `{WIDGET_BUNDLE.relative_to(ROOT)}` | {bundle_sizes()} |",
         f"| full training (`rasa train --force`) | {'not measured' if training_seconds is None else f'{training_seconds:.0f} s'} |",
         END,
     ]

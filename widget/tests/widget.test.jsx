@@ -1,0 +1,323 @@
+// Drives the mounted widget (shadow DOM and all) in jsdom with a fake server.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { act } from 'react';
+import { mountWidget } from '../src/mount.jsx';
+import { STORAGE_KEY } from '../src/storage.js';
+
+globalThis.IS_REACT_ACT_ENVIRONMENT = true;
+
+const BASE = 'https://bot.example.org';
+const GREETING = [
+  {
+    recipient_id: 'x',
+    text: 'Hi! I am the clinic assistant.\n**I cannot give medical advice.**',
+    buttons: [
+      { title: 'What is PRP?', payload: '/ask_prp' },
+      { title: 'Opening hours', payload: '/ask_hours' },
+    ],
+  },
+];
+
+const json = (status, body) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+/** A fake bot server; `reply(message)` decides each webhook answer. */
+function fakeServer(reply, config = { clinic_name: 'Spine Clinic', phone: '+1 555 0100', title: 'Spine helper' }) {
+  const posts = [];
+  const fetchImpl = vi.fn(async (url, init = {}) => {
+    if (url.endsWith('/webhooks/widget/config')) {
+      return config ? json(200, config) : json(404, {});
+    }
+    if (url.endsWith('/webhooks/rest/webhook')) {
+      const body = JSON.parse(init.body);
+      posts.push(body);
+      return reply(body.message, body);
+    }
+    throw new Error(`unexpected ${url}`);
+  });
+  return { fetchImpl, posts };
+}
+
+const defaultReply = (message) =>
+  message === '/greet' ? json(200, GREETING) : json(200, [{ recipient_id: 'x', text: `You said: ${message}` }]);
+
+let widget;
+const settings = { base: BASE, phone: 'the clinic', title: 'Spine clinic assistant' };
+
+async function mount(server) {
+  await act(async () => {
+    widget = mountWidget({ settings, fetchImpl: server.fetchImpl });
+  });
+  return widget;
+}
+
+const $ = (id) => widget.shadow.querySelector(`[data-testid="${id}"]`);
+const $$ = (id) => [...widget.shadow.querySelectorAll(`[data-testid="${id}"]`)];
+
+async function flush() {
+  for (let i = 0; i < 5; i++) {
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 0));
+    });
+  }
+}
+
+async function click(el) {
+  await act(async () => {
+    el.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+  });
+  await flush();
+}
+
+async function type(text) {
+  const input = $('chat-input');
+  const setter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set;
+  await act(async () => {
+    setter.call(input, text);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+}
+
+async function key(el, k, extra = {}) {
+  await act(async () => {
+    el.dispatchEvent(new KeyboardEvent('keydown', { key: k, bubbles: true, ...extra }));
+  });
+  await flush();
+}
+
+beforeEach(() => {
+  sessionStorage.clear();
+});
+
+afterEach(() => {
+  if (widget) act(() => widget.unmount());
+  widget = null;
+});
+
+describe('chat widget', () => {
+  it('mounts into an open shadow root on a #clinic-chat-root host', async () => {
+    await mount(fakeServer(defaultReply));
+    const host = document.getElementById('clinic-chat-root');
+    expect(host).not.toBeNull();
+    expect(host.shadowRoot).toBe(widget.shadow);
+    expect(widget.shadow.querySelector('style')).not.toBeNull();
+    const launcher = $('chat-launcher');
+    expect(launcher.tagName).toBe('BUTTON');
+    expect(launcher.getAttribute('aria-label')).toBe('Open chat with the clinic assistant');
+    expect(launcher.getAttribute('aria-expanded')).toBe('false');
+    expect(widget.shadow.getElementById(launcher.getAttribute('aria-controls'))).toBe($('chat-panel'));
+    expect($('chat-panel').hidden).toBe(true);
+  });
+
+  it('does not mount twice', async () => {
+    await mount(fakeServer(defaultReply));
+    expect(mountWidget({ settings })).toBeNull();
+  });
+
+  it('greets silently on first open, shows quick replies and focuses the input', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+
+    expect($('chat-panel').hidden).toBe(false);
+    expect($('chat-launcher').getAttribute('aria-expanded')).toBe('true');
+    expect(server.posts).toHaveLength(1);
+    expect(server.posts[0].message).toBe('/greet');
+    expect(server.posts[0].sender).toMatch(/^web-/);
+    expect($$('user-message')).toHaveLength(0);
+    const bot = $$('bot-message');
+    expect(bot).toHaveLength(1);
+    expect(bot[0].querySelector('strong').textContent).toBe('I cannot give medical advice.');
+    expect($$('quick-reply').map((b) => b.textContent)).toEqual(['What is PRP?', 'Opening hours']);
+    expect(widget.shadow.activeElement).toBe($('chat-input'));
+    expect($('chat-input').getAttribute('aria-label')).toBe('Type your question');
+    // The live region announces the greeting as plain text.
+    const live = widget.shadow.querySelector('[aria-live="polite"]');
+    expect(live.textContent).toContain('I cannot give medical advice.');
+    expect(live.textContent).not.toContain('**');
+  });
+
+  it('uses the server config title', async () => {
+    await mount(fakeServer(defaultReply));
+    await flush();
+    expect(widget.shadow.querySelector('h2').textContent).toBe('Spine helper');
+  });
+
+  it('sends the payload of a quick reply but shows its title, then retires old replies', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    await click($$('quick-reply')[0]);
+
+    expect(server.posts[1].message).toBe('/ask_prp');
+    const users = $$('user-message');
+    expect(users).toHaveLength(1);
+    expect(users[0].textContent).toBe('What is PRP?');
+    expect($$('quick-reply')).toHaveLength(0);
+    expect($$('bot-message').at(-1).textContent).toBe('You said: /ask_prp');
+  });
+
+  it('sends typed text on Enter and shows HTML literally', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    const evil = '<img src=x onerror=alert(1)>';
+    await type(evil);
+    await key($('chat-input'), 'Enter');
+
+    expect(server.posts.at(-1).message).toBe(evil);
+    expect($$('user-message')[0].textContent).toBe(evil);
+    expect(widget.shadow.querySelector('.cc-list img')).toBeNull();
+    expect($('chat-input').value).toBe('');
+    // The bot echo contains the payload too and must also stay text.
+    expect($$('bot-message').at(-1).textContent).toBe(`You said: ${evil}`);
+  });
+
+  it('Shift+Enter does not send', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    await type('hello');
+    await key($('chat-input'), 'Enter', { shiftKey: true });
+    expect(server.posts).toHaveLength(1);
+  });
+
+  it('shows a typing indicator while waiting', async () => {
+    let release;
+    const server = fakeServer(
+      (message) =>
+        new Promise((resolve) => {
+          release = () => resolve(defaultReply(message));
+        }),
+    );
+    await mount(server);
+    await click($('chat-launcher'));
+    expect($('chat-typing')).not.toBeNull();
+    await act(async () => release());
+    await flush();
+    expect($('chat-typing')).toBeNull();
+  });
+
+  it('on network failure shows the notice with the phone and restores the typed text', async () => {
+    let fail = false;
+    const server = fakeServer((message) => {
+      if (fail) throw new TypeError('Failed to fetch');
+      return defaultReply(message);
+    });
+    await mount(server);
+    await click($('chat-launcher'));
+    fail = true;
+    await type('Do you treat sciatica?');
+    await click($('chat-send'));
+
+    const notice = $('chat-error');
+    expect(notice.textContent).toBe(
+      "Sorry, I can't reach the clinic assistant right now. Please call the clinic at +1 555 0100, or try again.",
+    );
+    expect($$('user-message')).toHaveLength(0);
+    expect($('chat-input').value).toBe('Do you treat sciatica?');
+    // Quick replies are still usable because nothing was sent.
+    expect($$('quick-reply')).toHaveLength(2);
+    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY));
+    expect(saved.messages.some((m) => m.text === 'Do you treat sciatica?')).toBe(false);
+  });
+
+  it('treats a 5xx without an array as unreachable and shows 503-with-array normally', async () => {
+    let mode = 'ok';
+    const server = fakeServer((message) => {
+      if (mode === '502') return new Response('Bad gateway', { status: 502 });
+      if (mode === '503') return json(503, [{ recipient_id: 'x', text: 'I am having trouble. Please call.' }]);
+      return defaultReply(message);
+    });
+    await mount(server);
+    await click($('chat-launcher'));
+    mode = '503';
+    await type('q1');
+    await key($('chat-input'), 'Enter');
+    expect($$('bot-message').at(-1).textContent).toBe('I am having trouble. Please call.');
+    expect($('chat-error')).toBeNull();
+    mode = '502';
+    await type('q2');
+    await key($('chat-input'), 'Enter');
+    expect($('chat-error')).not.toBeNull();
+    expect($('chat-input').value).toBe('q2');
+  });
+
+  it('shows a short notice for a 400', async () => {
+    let bad = false;
+    const server = fakeServer((m) => (bad ? json(400, { error: 'message too long' }) : defaultReply(m)));
+    await mount(server);
+    await click($('chat-launcher'));
+    bad = true;
+    await type('x'.repeat(50));
+    await key($('chat-input'), 'Enter');
+    expect($('chat-error').textContent).toContain('message too long');
+    expect($('chat-input').value).toBe('x'.repeat(50));
+  });
+
+  it('falls back to the script-tag phone when the config fails', async () => {
+    const server = fakeServer(() => {
+      throw new TypeError('offline');
+    }, null);
+    await mount(server);
+    await click($('chat-launcher'));
+    expect($('chat-error').textContent).toContain('call the clinic at the clinic');
+    expect(widget.shadow.querySelector('h2').textContent).toBe('Spine clinic assistant');
+  });
+
+  it('Escape closes the panel and returns focus to the launcher', async () => {
+    await mount(fakeServer(defaultReply));
+    await click($('chat-launcher'));
+    await key($('chat-input'), 'Escape');
+    expect($('chat-panel').hidden).toBe(true);
+    expect($('chat-launcher').getAttribute('aria-expanded')).toBe('false');
+    expect(widget.shadow.activeElement).toBe($('chat-launcher'));
+  });
+
+  it('the close button closes the panel', async () => {
+    await mount(fakeServer(defaultReply));
+    await click($('chat-launcher'));
+    expect($('chat-close').getAttribute('aria-label')).toBe('Close chat');
+    await click($('chat-close'));
+    expect($('chat-panel').hidden).toBe(true);
+  });
+
+  it('restores history and open state after a reload, without greeting again', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    await click($$('quick-reply')[1]);
+    const saved = JSON.parse(sessionStorage.getItem(STORAGE_KEY));
+    expect(saved.open).toBe(true);
+    expect(saved.conversationId).toMatch(/^web-/);
+    expect(localStorage.getItem(STORAGE_KEY)).toBeNull();
+    act(() => widget.unmount());
+
+    const server2 = fakeServer(defaultReply);
+    await mount(server2);
+    await flush();
+    expect($('chat-panel').hidden).toBe(false);
+    expect($$('user-message').map((e) => e.textContent)).toEqual(['Opening hours']);
+    expect($$('bot-message')).toHaveLength(2);
+    expect(server2.posts).toHaveLength(0);
+    await type('next');
+    await key($('chat-input'), 'Enter');
+    expect(server2.posts[0].sender).toBe(saved.conversationId);
+  });
+
+  it('Start over clears history, uses a new id and greets again', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    await click($$('quick-reply')[0]);
+    const firstId = server.posts[0].sender;
+    await click($('chat-start-over'));
+
+    expect(server.posts.at(-1).message).toBe('/greet');
+    expect(server.posts.at(-1).sender).not.toBe(firstId);
+    expect($$('user-message')).toHaveLength(0);
+    expect($$('bot-message')).toHaveLength(1);
+    expect($$('quick-reply')).toHaveLength(2);
+    expect(JSON.parse(sessionStorage.getItem(STORAGE_KEY)).conversationId).toBe(server.posts.at(-1).sender);
+  });
+});
