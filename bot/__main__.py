@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | shell | build-spacy | bookings."""
+"""Command line: python -m bot run | shell | build-spacy | bookings | staff."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 from bot import PROJECT_ROOT
 from bot.bookings import cli as bookings_cli
+from bot.staff import cli as staff_cli
 
 
 def _shell() -> int:
@@ -36,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("shell", help="chat with the bot in the terminal")
     commands.add_parser("build-spacy", help="build the offline spaCy pipeline")
     bookings_cli.add_parser(commands)
+    staff_cli.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "bookings":
         return bookings_cli.run(args)
+    if args.command == "staff":
+        return staff_cli.run(args)
     if args.command == "run":
         from bot.launcher import run_forever
 
