@@ -66,6 +66,9 @@ class Servers:
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--interface", self.settings.bot_host,
             "--port", str(self.settings.bot_port),
+            # The HTTP API, for the staff tools' model swap (PUT /model); every call needs a JWT
+            # signed with api_secret (a Bearer header: --auth-token would land in access logs).
+            "--enable-api", "--jwt-secret", self.settings.api_secret, "--jwt-method", "HS256",
         ]  # fmt: skip
         if self.settings.cors_origins:
             rasa_command += ["--cors", *self.settings.cors_origins]
@@ -191,6 +194,7 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
         print(
             f"\nThe assistant is ready ({seconds:.0f} s).\n"
             f"  chat in your browser: {servers.demo_url}\n"
+            f"  staff console: {servers.demo_url}staff/ (logins from STAFF_ACCOUNTS; see README)\n"
             f"  REST channel: POST {servers.rest_url}\n"
             f"  try: curl -s -X POST {servers.rest_url} -H 'Content-Type: application/json' "
             '-d \'{"sender": "me", "message": "What is PRP?"}\'\n'

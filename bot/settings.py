@@ -18,6 +18,8 @@ class RuntimeSettings:
     action_host: str
     action_port: int
     action_server_token: str
+    # Signs the staff tools' JWTs for Rasa's HTTP API (model swap without restart).
+    api_secret: str
     model_path: Path
     tracker_db: Path
     cors_origins: tuple[str, ...]
@@ -31,6 +33,7 @@ class RuntimeSettings:
             "ACTION_PORT": str(self.action_port),
             "ACTION_SERVER_TOKEN": self.action_server_token,
             "TRACKER_DB": str(self.tracker_db),
+            "RASA_API_SECRET": self.api_secret,  # the console inside the server signs with it too
         }
 
 
@@ -43,6 +46,7 @@ def load_runtime_settings(environ: dict[str, str] | None = None) -> RuntimeSetti
         action_port=int(env.get("ACTION_PORT", "5055")),
         # Without a configured secret, each start makes a fresh one shared by the two servers.
         action_server_token=env.get("ACTION_SERVER_TOKEN") or secrets.token_urlsafe(32),
+        api_secret=env.get("RASA_API_SECRET") or _local_secret(PROJECT_ROOT / "var" / "rasa-api.secret"),
         model_path=Path(env.get("MODEL_PATH", PROJECT_ROOT / "models" / "facet-assistant.tar.gz")),
         tracker_db=Path(env.get("TRACKER_DB", PROJECT_ROOT / "var" / "tracker.db")),
         cors_origins=parse_cors_origins(env.get("BOT_CORS_ORIGINS", "")),
@@ -61,3 +65,18 @@ def parse_cors_origins(value: str) -> tuple[str, ...]:
                 f"BOT_CORS_ORIGINS: {origin!r} is not an exact origin like https://www.example.org"
             )
     return origins
+
+
+def _local_secret(path: Path) -> str:
+    """A secret kept in a file only this user can read, made on first use: the server and the
+    staff commands on the same machine share it without anyone configuring it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()

@@ -121,6 +121,19 @@ def test_demo_page_widget_answers_a_question_and_fetches_nothing_else(page, base
     assert all(url.startswith(base_url) for url in page.requests), page.requests
 
 
+def test_not_helpful_is_thanked_and_reaches_the_staff_inbox(page, base_url, servers):
+    from bot.staff.inbox import REASON_NEGATIVE, read_conversations, review_items
+
+    open_widget(page, base_url)
+    assert page.get_by_test_id("feedback-negative").count() == 0  # not under the greeting
+    ask(page, "what is a facet joint?")
+    page.get_by_test_id("feedback-negative").click()
+    page.get_by_text("Clinic staff review answers").first.wait_for()
+    conversations = read_conversations(f"sqlite:///{servers.settings.tracker_db}")
+    items = {item.key: item for item in review_items(conversations)}
+    assert REASON_NEGATIVE in items["what is a facet joint"].reasons
+
+
 def test_a_quick_reply_sends_its_payload_and_shows_its_title(page, base_url):
     open_widget(page, base_url)
     page.get_by_test_id("quick-reply").filter(has_text="What PRP is").click()

@@ -103,6 +103,18 @@ def test_something_else_after_did_you_mean_marks_the_question():
     assert item.reasons == {REASON_SOMETHING_ELSE} and item.guess == "faq/prp_what"
 
 
+def test_the_widgets_not_helpful_button_marks_the_answer_before_it():
+    events = [
+        {"event": "user", "text": "is prp safe", "timestamp": 1.0,
+         "parse_data": {"intent": {"name": "faq", "confidence": 0.95},
+                        "response_selector": {"faq": {"response": {"intent_response_key": "faq/safety_side_effects", "confidence": 0.9}}}}},
+        {"event": "user", "text": "/feedback_negative", "timestamp": 2.0,
+         "parse_data": {"intent": {"name": "feedback_negative", "confidence": 1.0}}},
+    ]  # fmt: skip
+    [item] = review_items({"c1": events})
+    assert item.text == "is prp safe" and item.reasons == {REASON_NEGATIVE}
+
+
 # --- labelling --------------------------------------------------------------------------------
 
 
@@ -215,3 +227,36 @@ def test_staff_cli_review_label_history(tmp_path, project, monkeypatch, capsys):
     assert main(["staff", "history"]) == 0
     assert "Dana" in capsys.readouterr().out
     assert main(["staff", "label", "What is PRP?", "--as", "faq/prp_what", "--by", "Dana"]) == 2
+
+
+# --- console accounts -------------------------------------------------------------------------
+
+
+def test_passwords_are_scrypt_hashes_that_verify():
+    from bot.staff.accounts import accounts_from_env, hash_password, verify_password
+
+    stored = hash_password("correct horse")
+    assert stored.startswith("scrypt$") and "correct horse" not in stored
+    assert verify_password("correct horse", stored) and not verify_password("wrong", stored)
+    assert not verify_password("x", "garbage") and not verify_password("x", "md5$1$2$3$aa$bb")
+    assert accounts_from_env(f"dana={stored}, luis={stored},broken") == {"dana": stored, "luis": stored}
+
+
+def test_sessions_throttling_and_logout(tmp_path):
+    from sqlalchemy import create_engine
+
+    from bot.staff.accounts import MAX_FAILURES, StaffAuth, hash_password
+
+    auth = StaffAuth(
+        create_engine(f"sqlite:///{tmp_path / 'clinic.db'}", future=True), {"dana": hash_password("pw")}
+    )
+    token = auth.log_in("dana", "pw", "10.0.0.1")
+    session = auth.session(token)
+    assert session.username == "dana" and len(session.csrf_token) > 20
+    assert auth.session("forged") is None and auth.session(None) is None
+    for _ in range(MAX_FAILURES):
+        assert auth.log_in("dana", "nope", "10.0.0.2") is None
+    assert auth.throttled("10.0.0.2") and auth.log_in("dana", "pw", "10.0.0.2") is None
+    assert auth.log_in("nobody", "pw", "10.0.0.3") is None
+    auth.log_out(token)
+    assert auth.session(token) is None

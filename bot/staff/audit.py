@@ -25,6 +25,7 @@ audit_log = Table(
 )
 
 LABEL, IGNORE, ADD_TOPIC = "label", "ignore", "add-topic"
+RETRAIN, PROMOTE, ROLLBACK = "retrain", "promote", "rollback"
 
 
 @dataclass(frozen=True)

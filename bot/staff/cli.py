@@ -3,22 +3,31 @@
 review     what patients asked that the bot handled badly (scrubbed, grouped, newest first)
 label      teach the bot one message: `--as faq/prp_what`, `--as out_of_scope`, or `--ignore`
 add-topic  a new FAQ topic: name, title, example questions, answer
+retrain    train a candidate and check it against the live model (held-out questions, conversations)
+promote    put a candidate that passed live, without restarting the bot
+rollback   go back to the model before the last promotion
 history    who changed what, when
-Changes go into data/nlu.yml, domain.yml and bot/topics.yml; the running bot learns them at the
-next training (`make train`).
+hash-password  a password hash for STAFF_ACCOUNTS (the browser console's logins)
+Labels go into data/nlu.yml, domain.yml and bot/topics.yml; `retrain` + `promote` make the running
+bot use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
 from bot.bookings.cli import parse_since
 from bot.settings import load_runtime_settings
+from bot.staff import retrain as retraining
 from bot.staff import training_data
-from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, AuditLog
+from bot.staff.accounts import hash_password
+from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, PROMOTE, RETRAIN, ROLLBACK, AuditLog
 from bot.staff.inbox import normalise, read_conversations, review_items
+from bot.staff.jobs import PROGRESS_MARK
+from bot.staff.models import ModelStore, PromotionRefused, load_on_server
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -48,10 +57,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     topic.add_argument("--answer", required=True, help="the answer the bot gives")
     topic.add_argument("--by", required=True, help="your name, for the history")
 
+    retrain = actions.add_parser("retrain", help="train a candidate model and check it against the live one")
+    retrain.add_argument(
+        "--config", type=Path, default=retraining.CONFIG, help="Rasa config (default config.yml)"
+    )
+    retrain.add_argument("--by", required=True, help="your name, for the history")
+
+    promote = actions.add_parser("promote", help="put a checked candidate live without a restart")
+    promote.add_argument("candidate", nargs="?", default="latest", help="candidate id (default: the latest)")
+    promote.add_argument("--by", required=True, help="your name, for the history")
+
+    rollback = actions.add_parser("rollback", help="go back to the model before the last promotion")
+    rollback.add_argument("--by", required=True, help="your name, for the history")
+
     history = actions.add_parser("history", help="who changed what, newest first")
     history.add_argument("--limit", type=int, default=50)
 
     actions.add_parser("labels", help="the intents and topics a message can be labelled with")
+    actions.add_parser(
+        "hash-password", help="make a password hash for STAFF_ACCOUNTS (asks for the password)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,13 +93,18 @@ def run(args: argparse.Namespace) -> int:
             audit.record(args.by, ADD_TOPIC, topic=args.name, title=args.title, examples=len(args.example))
             print(f"Added topic faq/{args.name}. Retrain (make train) for the bot to use it.")
             return 0
+        if args.staff_command in ("retrain", "promote", "rollback"):
+            return _models(args, audit)
+        if args.staff_command == "hash-password":
+            print(hash_password(getpass.getpass("Password for the staff console: ")))
+            return 0
         if args.staff_command == "labels":
             print("\n".join(training_data.known_labels(training_data.PROJECT_FILES)))
             return 0
         for entry in audit.entries(args.limit):
             print(entry.line())
         return 0
-    except training_data.LabelRefused as refusal:
+    except (training_data.LabelRefused, PromotionRefused) as refusal:
         print(f"Not changed: {refusal}", file=sys.stderr)
         return 2
 
@@ -112,3 +142,47 @@ def _label(args: argparse.Namespace, audit: AuditLog) -> int:
     audit.record(args.by, LABEL, key=key, message=args.message, label=args.label)
     print(f"Added to {args.label}. Retrain (make train) for the bot to learn it.")
     return 0
+
+
+def _models(args: argparse.Namespace, audit: AuditLog) -> int:
+    settings = load_runtime_settings()
+    store = ModelStore.for_live_model(settings.model_path)
+    if args.staff_command == "retrain":
+        try:
+            candidate = retraining.train_candidate(
+                store, training_data.PROJECT_FILES, args.config, say_progress
+            )
+            report = retraining.check_candidate(store, candidate, progress=say_progress)
+        except RuntimeError as failure:
+            say_progress(f"The training failed; the live model stays. {failure}".splitlines()[0])
+            return 3
+        audit.record(
+            args.by, RETRAIN, candidate=candidate, passed=report.passed, accuracy=list(report.accuracy)
+        )
+        for line in report.summary().splitlines():
+            say_progress(line)
+        return 0 if report.passed else 1
+    if args.staff_command == "promote":
+        candidate = store.latest_candidate() if args.candidate == "latest" else args.candidate
+        if not candidate:
+            raise PromotionRefused("There is no candidate yet: run `python -m bot staff retrain` first.")
+        store.promote(candidate)
+        audit.record(args.by, PROMOTE, candidate=candidate)
+        print(f"{candidate} is now the live model file.")
+    else:
+        store.rollback()
+        audit.record(args.by, ROLLBACK)
+        print("The previous model is the live model file again.")
+    server = f"http://127.0.0.1:{settings.bot_port}"
+    try:
+        load_on_server(server, store.live, settings.api_secret)
+    except PromotionRefused as problem:
+        print(problem)
+        return 1
+    print(f"The bot at {server} now answers with it.")
+    return 0
+
+
+def say_progress(message: str) -> None:
+    """Progress for people, marked so the console can tell it from Rasa's and TensorFlow's output."""
+    print(f"{PROGRESS_MARK}{message}", flush=True)

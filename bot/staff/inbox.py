@@ -3,7 +3,8 @@
 A message is listed when
 - NLU was unsure: the intent or the chosen FAQ answer below CONFIDENT, or the fallback intent;
 - the bot asked "did you mean" and the patient picked "Something else";
-- the patient's next message was negative feedback ("that didn't help").
+- the patient's next message was negative feedback ("that didn't help", or the widget's
+  "Not helpful" button).
 Answers to the booking form's questions are personal data, not questions: they are never read
 out. Identical messages (after normalising case, spaces and punctuation) are grouped with a
 count, newest first, each with the bot's guess and its confidence, and scrubbed of personal data.
@@ -23,6 +24,7 @@ from bot.staff.scrub import scrub
 
 CONFIDENT = 0.6
 CLARIFY_ACTION = "action_clarify"
+FEEDBACK_INTENT = "feedback_negative"  # typed, or the widget's "Not helpful" button
 SOMETHING_ELSE_PAYLOAD = "/deny"
 NEGATIVE_FEEDBACK = re.compile(
     r"\b(that|this|it)\s*(did ?n[o']?t|does ?n[o']?t|was ?n[o']?t|is ?n[o']?t)\s*(help|answer|what i)"
@@ -94,7 +96,7 @@ def _conversation_turns(events: Iterable[dict]) -> Iterator[_Turn]:
             message = event.get("text") or ""
             if clarify_pending and previous and message.strip() == SOMETHING_ELSE_PAYLOAD:
                 previous.reasons.add(REASON_SOMETHING_ELSE)
-            if previous and NEGATIVE_FEEDBACK.search(message):
+            if previous and _is_negative_feedback(event, message):
                 previous.reasons.add(REASON_NEGATIVE)
             clarify_pending = False
             if requested_slot or not message.strip() or message.startswith("/"):
@@ -109,8 +111,13 @@ def _conversation_turns(events: Iterable[dict]) -> Iterator[_Turn]:
         yield previous
 
 
+def _is_negative_feedback(event: dict, message: str) -> bool:
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+    return intent == FEEDBACK_INTENT or bool(NEGATIVE_FEEDBACK.search(message))
+
+
 def _reasons(parse_data: dict, message: str) -> Set[str]:
-    if NEGATIVE_FEEDBACK.search(message):
+    if (parse_data.get("intent") or {}).get("name") == FEEDBACK_INTENT or NEGATIVE_FEEDBACK.search(message):
         return set()  # feedback is about the previous answer, not a question of its own
     reasons = set()
     if (parse_data.get("intent") or {}).get("name") == "nlu_fallback":

@@ -8,6 +8,7 @@ blind test sets is never added (it would make the quality gate lie); every chang
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -23,9 +24,12 @@ from bot import PROJECT_ROOT
 from bot.evaluation import load_nlu_examples
 from bot.staff.inbox import normalise
 
-NLU_FILE = PROJECT_ROOT / "data" / "nlu.yml"
-DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
-TOPICS_FILE = PROJECT_ROOT / "bot" / "topics.yml"
+# STAFF_WORKSPACE: a folder laid out like the project (data/, domain.yml, bot/topics.yml) whose
+# files staff edit instead of the project's own (tests, or a staging copy); default: the project.
+WORKSPACE = Path(os.environ.get("STAFF_WORKSPACE") or PROJECT_ROOT)
+NLU_FILE = WORKSPACE / "data" / "nlu.yml"
+DOMAIN_FILE = WORKSPACE / "domain.yml"
+TOPICS_FILE = WORKSPACE / "bot" / "topics.yml"
 TEST_SETS = (PROJECT_ROOT / "tests" / "nlu_heldout.yml", PROJECT_ROOT / "tests" / "nlu_blind.yml")
 OUT_OF_SCOPE = "out_of_scope"
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
@@ -42,7 +46,7 @@ class TrainingFiles:
     domain: Path = DOMAIN_FILE
     topics: Path = TOPICS_FILE
     test_sets: tuple = TEST_SETS
-    project: Path = PROJECT_ROOT
+    project: Path = PROJECT_ROOT  # where config.yml and the spaCy pipeline are
 
 
 PROJECT_FILES = TrainingFiles()

@@ -157,6 +157,22 @@ describe('chat widget', () => {
     expect($$('bot-message').at(-1).textContent).toBe('You said: /ask_prp');
   });
 
+  it('offers "Not helpful" under the latest answer only, and sends it as feedback', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    expect($$('feedback-negative')).toHaveLength(0); // not under the greeting
+    await type('what is prp');
+    await key($('chat-input'), 'Enter');
+    expect($$('feedback-negative')).toHaveLength(1);
+    expect($('feedback-negative').getAttribute('aria-label')).toBe('Not helpful: this answer did not help');
+
+    await click($('feedback-negative'));
+    expect(server.posts.at(-1).message).toBe('/feedback_negative');
+    expect($$('user-message').at(-1).textContent).toBe('That did not help');
+    expect($$('feedback-negative')).toHaveLength(0); // no feedback on the thank-you
+  });
+
   it('sends typed text on Enter and shows HTML literally', async () => {
     const server = fakeServer(defaultReply);
     await mount(server);

@@ -7,6 +7,8 @@ import { QuickReplies } from './QuickReplies.jsx';
 import { BotMessageContent, NoticeContent, UserMessageContent } from './MessageContent.jsx';
 
 const PANEL_ID = 'clinic-chat-panel';
+export const FEEDBACK_PAYLOAD = '/feedback_negative';
+const FEEDBACK_TEXT = 'That did not help';
 const TITLE_ID = 'clinic-chat-title';
 
 function originOf(base) {
@@ -97,6 +99,18 @@ export function ChatWidget({ settings, store, fetchImpl }) {
   );
 
   const repliesFrom = activeRepliesFrom(conv.messages);
+  // "Not helpful" goes under the first answer to the latest question (not under the greeting):
+  // clinic staff review those answers (the staff console's inbox).
+  const feedbackOn = (i) =>
+    repliesFrom > 0 &&
+    i === repliesFrom &&
+    conv.messages[i].from === 'bot' &&
+    Boolean(conv.messages[i].text) &&
+    conv.messages[repliesFrom - 1].text !== FEEDBACK_TEXT; // not under the reply to the feedback itself
+  const sendFeedback = useCallback(() => {
+    send(FEEDBACK_PAYLOAD, FEEDBACK_TEXT);
+    if (inputRef.current) inputRef.current.focus();
+  }, [send]);
 
   return (
     <div className="cc-widget">
@@ -160,7 +174,9 @@ export function ChatWidget({ settings, store, fetchImpl }) {
               ) : undefined
             }
           >
-            {conv.messages.map((m, i) => renderMessage(m, i >= repliesFrom, busy, replyWith, serverOrigin))}
+            {conv.messages.map((m, i) =>
+              renderMessage(m, i >= repliesFrom, busy, replyWith, serverOrigin, feedbackOn(i) ? sendFeedback : null),
+            )}
           </MessageList>
         </MainContainer>
 
@@ -190,7 +206,7 @@ export function ChatWidget({ settings, store, fetchImpl }) {
 
 // Content always goes through Message.CustomContent: chatscope's default
 // (model.message / type "html") would inject HTML.
-function renderMessage(m, repliesActive, busy, onReply, serverOrigin) {
+function renderMessage(m, repliesActive, busy, onReply, serverOrigin, onFeedback) {
   if (m.from === 'user') {
     return (
       <Message key={m.id} className="cc-msg cc-msg-user" model={{ direction: 'outgoing', position: 'single', type: 'custom' }}>
@@ -218,9 +234,23 @@ function renderMessage(m, repliesActive, busy, onReply, serverOrigin) {
       <Message.CustomContent>
         {hasBubble ? <BotMessageContent message={m} serverOrigin={serverOrigin} /> : null}
       </Message.CustomContent>
-      {showReplies ? (
+      {showReplies || onFeedback ? (
         <Message.Footer className="cc-replies-footer">
-          <QuickReplies buttons={m.buttons} busy={busy} onReply={onReply} />
+          {showReplies ? <QuickReplies buttons={m.buttons} busy={busy} onReply={onReply} /> : null}
+          {onFeedback ? (
+            <button
+              type="button"
+              className="cc-feedback"
+              data-testid="feedback-negative"
+              aria-label="Not helpful: this answer did not help"
+              aria-disabled={busy ? 'true' : undefined}
+              onClick={() => {
+                if (!busy) onFeedback();
+              }}
+            >
+              Not helpful
+            </button>
+          ) : null}
         </Message.Footer>
       ) : null}
     </Message>

@@ -1,0 +1,293 @@
+"""The staff console in the browser, served by the bot at /staff (enabled in credentials.yml).
+
+Inbox -> label -> "retrain and check" -> promote or roll back, for people who are not programmers.
+Security: every page but the login needs a session (HttpOnly, SameSite=Strict cookie; sessions in
+the clinic database, so they are revocable and shared by workers); every POST needs the session's
+CSRF token; failed logins are throttled per client address; pages are HTML with a CSP that allows
+only our own files. Unauthenticated requests get 401, a wrong CSRF token 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Optional
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.settings import load_runtime_settings
+from bot.staff import training_data
+from bot.staff.accounts import Session, StaffAuth
+from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, PROMOTE, ROLLBACK, AuditLog
+from bot.staff.inbox import normalise, read_conversations, review_items
+from bot.staff.jobs import RetrainJob
+from bot.staff.models import ModelStore, PromotionRefused, load_on_server
+
+logger = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "staff" / "templates"
+COOKIE = "staff_session"
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": PAGE_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+INBOX_LIMIT = 100
+
+Handler = Callable[..., Awaitable[HTTPResponse]]
+
+
+class StaffConsoleInput(InputChannel):
+    def __init__(self, secure_cookie: bool = False) -> None:
+        self.secure_cookie = secure_cookie
+        self.job = RetrainJob()
+        self._auth: Optional[StaffAuth] = None
+        self._audit: Optional[AuditLog] = None
+        self.templates = Environment(
+            loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"])
+        )
+
+    @classmethod
+    def name(cls) -> str:
+        return "staff"
+
+    def url_prefix(self) -> str:
+        return "/staff"  # absolute: not under /webhooks/
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[dict]) -> "StaffConsoleInput":
+        credentials = credentials or {}
+        return cls(secure_cookie=str(credentials.get("secure_cookie", "")).lower() in ("1", "true", "yes"))
+
+    @property
+    def auth(self) -> StaffAuth:
+        if self._auth is None:  # opened on first use: a bot nobody administers never touches it
+            self._auth = StaffAuth.from_env()
+        return self._auth
+
+    @property
+    def audit(self) -> AuditLog:
+        if self._audit is None:
+            self._audit = AuditLog.from_url()
+        return self._audit
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _page(self, template: str, status: int = 200, **context: Any) -> HTTPResponse:
+        html = self.templates.get_template(template).render(prefix=self.url_prefix(), **context)
+        return response.html(html, status=status, headers=HEADERS)
+
+    async def _session(self, request: Request) -> Optional[Session]:
+        return await asyncio.to_thread(self.auth.session, request.cookies.get(COOKIE))
+
+    def _requires_login(self, handler: Handler, check_csrf: bool = False) -> Handler:
+        async def guarded(request: Request) -> HTTPResponse:
+            session = await self._session(request)
+            if session is None:
+                return self._page("unauthorized.html", status=401, session=None)
+            if check_csrf and request.form.get("csrf_token") != session.csrf_token:
+                return response.text(
+                    "The form expired or did not come from this console. Reload the page.", status=403
+                )
+            return await handler(request, session)
+
+        return guarded
+
+    def _redirect(self, path: str) -> HTTPResponse:
+        return response.redirect(f"{self.url_prefix()}{path}", status=303)
+
+    # --- routes -----------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        console = Blueprint("staff_console", __name__)
+        static = {"console.js": "application/javascript", "console.css": "text/css"}
+
+        @console.route("/<asset:(console\\.js|console\\.css)>", methods=["GET"])
+        async def asset(request: Request, asset: str) -> HTTPResponse:
+            return await response.file(TEMPLATES / asset, mime_type=static[asset], headers=HEADERS)
+
+        @console.route("/login", methods=["GET"])
+        async def login_page(request: Request) -> HTTPResponse:
+            return self._page("login.html", session=None)
+
+        @console.route("/login", methods=["POST"])
+        async def log_in(request: Request) -> HTTPResponse:
+            client = request.remote_addr or request.ip or "unknown"
+            username, password = request.form.get("username", ""), request.form.get("password", "")
+            token = await asyncio.to_thread(self.auth.log_in, username, password, client)
+            if token is None:
+                throttled = await asyncio.to_thread(self.auth.throttled, client)
+                error = (
+                    "Too many failed attempts. Wait 15 minutes." if throttled else "Wrong name or password."
+                )
+                return self._page("login.html", status=429 if throttled else 401, session=None, error=error)
+            reply = self._redirect("/")
+            reply.cookies[COOKIE] = token
+            cookie = reply.cookies[COOKIE]
+            cookie.update(
+                {
+                    "httponly": True,
+                    "samesite": "Strict",
+                    "path": self.url_prefix(),
+                    "secure": self.secure_cookie,
+                }
+            )
+            return reply
+
+        async def log_out(request: Request, session: Session) -> HTTPResponse:
+            await asyncio.to_thread(self.auth.log_out, request.cookies.get(COOKIE))
+            reply = self._redirect("/login")
+            del reply.cookies[COOKIE]
+            return reply
+
+        async def inbox(request: Request, session: Session) -> HTTPResponse:
+            items = await asyncio.to_thread(self._inbox_items)
+            labels = training_data.known_labels(training_data.PROJECT_FILES)
+            return self._page(
+                "inbox.html", session=session, items=items, labels=labels, notice=request.args.get("notice")
+            )
+
+        async def label(request: Request, session: Session) -> HTTPResponse:
+            message, chosen = request.form.get("message", ""), request.form.get("label", "")
+            key = normalise(message)
+            try:
+                if request.form.get("action") == "ignore":
+                    await asyncio.to_thread(
+                        self.audit.record, session.username, IGNORE, key=key, message=message
+                    )
+                    notice = "Ignored."
+                else:
+                    await asyncio.to_thread(
+                        training_data.add_example, message, chosen, training_data.PROJECT_FILES
+                    )
+                    await asyncio.to_thread(
+                        self.audit.record, session.username, LABEL, key=key, message=message, label=chosen
+                    )
+                    notice = f"Added to {chosen}. Retrain for the bot to learn it."
+            except training_data.LabelRefused as refusal:
+                notice = f"Not changed: {refusal}"
+            return response.redirect(f"{self.url_prefix()}/?notice={_quote(notice)}", status=303)
+
+        async def new_topic_page(request: Request, session: Session) -> HTTPResponse:
+            return self._page("new_topic.html", session=session, form={})
+
+        async def create_topic(request: Request, session: Session) -> HTTPResponse:
+            form = {key: request.form.get(key, "") for key in ("name", "title", "examples", "answer")}
+            examples = [line.strip() for line in form["examples"].splitlines() if line.strip()]
+            try:
+                await asyncio.to_thread(
+                    training_data.add_topic, form["name"].strip(), form["title"], examples, form["answer"],
+                    training_data.PROJECT_FILES,
+                )  # fmt: skip
+            except training_data.LabelRefused as refusal:
+                return self._page(
+                    "new_topic.html", status=400, session=session, form=form, error=str(refusal)
+                )
+            await asyncio.to_thread(
+                self.audit.record, session.username, ADD_TOPIC, topic=form["name"].strip(), title=form["title"],
+                examples=len(examples),
+            )  # fmt: skip
+            notice = f"Topic faq/{form['name'].strip()} created. Retrain for the bot to learn it."
+            return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
+
+        async def retrain_page(request: Request, session: Session) -> HTTPResponse:
+            store = self._store()
+            candidate = store.latest_candidate()
+            report = store.report(candidate) if candidate else None
+            if report is not None:
+                promoted = [e for e in self.audit.entries(20) if e.action in (PROMOTE, ROLLBACK)]
+                report["promoted"] = bool(promoted) and promoted[0].detail.get("candidate") == candidate
+            return self._page(
+                "retrain.html", session=session, job=self.job.status(), report=report,
+                notice=request.args.get("notice"),
+            )  # fmt: skip
+
+        async def retrain(request: Request, session: Session) -> HTTPResponse:
+            started = await asyncio.to_thread(self.job.start, session.username)
+            notice = "Training started." if started else "A training is already running."
+            return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
+
+        async def retrain_status(request: Request, session: Session) -> HTTPResponse:
+            status = self.job.status()
+            return response.json(
+                {"running": status.running, "lines": status.lines[-30:], "exit_code": status.exit_code}
+            )
+
+        async def promote(request: Request, session: Session) -> HTTPResponse:
+            candidate = request.form.get("candidate", "")
+            return await self._switch_model(
+                session, PROMOTE, lambda store: store.promote(candidate), candidate
+            )
+
+        async def rollback(request: Request, session: Session) -> HTTPResponse:
+            return await self._switch_model(session, ROLLBACK, lambda store: store.rollback(), None)
+
+        async def history(request: Request, session: Session) -> HTTPResponse:
+            entries = await asyncio.to_thread(self.audit.entries, 200)
+            return self._page("history.html", session=session, entries=entries)
+
+        for path, method, handler, csrf in [
+            ("/", "GET", inbox, False),
+            ("/label", "POST", label, True),
+            ("/topics/new", "GET", new_topic_page, False),
+            ("/topics", "POST", create_topic, True),
+            ("/retrain", "GET", retrain_page, False),
+            ("/retrain", "POST", retrain, True),
+            ("/retrain/status", "GET", retrain_status, False),
+            ("/promote", "POST", promote, True),
+            ("/rollback", "POST", rollback, True),
+            ("/history", "GET", history, False),
+            ("/logout", "POST", log_out, True),
+        ]:
+            console.add_route(
+                self._requires_login(handler, csrf), path, methods=[method], name=f"{method}{path}"
+            )
+        return console
+
+    # --- work -------------------------------------------------------------------------------
+
+    def _inbox_items(self) -> list:
+        tracker_db = load_runtime_settings().tracker_db
+        if not tracker_db.exists():
+            return []
+        conversations = read_conversations(f"sqlite:///{tracker_db}")
+        return review_items(conversations, self.audit.handled_keys(), INBOX_LIMIT)
+
+    @staticmethod
+    def _store() -> ModelStore:
+        return ModelStore.for_live_model(load_runtime_settings().model_path)
+
+    async def _switch_model(
+        self, session: Session, action: str, change, candidate: Optional[str]
+    ) -> HTTPResponse:
+        settings = load_runtime_settings()
+        store = self._store()
+        try:
+            await asyncio.to_thread(change, store)
+            await asyncio.to_thread(self.audit.record, session.username, action, candidate=candidate)
+            # The request goes to this very server: in a thread, so the event loop stays free to answer it.
+            await asyncio.to_thread(
+                load_on_server, f"http://127.0.0.1:{settings.bot_port}", store.live, settings.api_secret
+            )
+            notice = (
+                "The bot now answers with the new model."
+                if action == PROMOTE
+                else "The previous model is live again."
+            )
+        except PromotionRefused as refusal:
+            notice = f"Not changed: {refusal}"
+        return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="")
