@@ -201,12 +201,7 @@ class StaffConsoleInput(InputChannel):
             return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
 
         async def retrain_page(request: Request, session: Session) -> HTTPResponse:
-            store = self._store()
-            candidate = store.latest_candidate()
-            report = store.report(candidate) if candidate else None
-            if report is not None:
-                promoted = [e for e in self.audit.entries(20) if e.action in (PROMOTE, ROLLBACK)]
-                report["promoted"] = bool(promoted) and promoted[0].detail.get("candidate") == candidate
+            report = await asyncio.to_thread(self._latest_report)
             return self._page(
                 "retrain.html", session=session, job=self.job.status(), report=report,
                 notice=request.args.get("notice"),
@@ -262,6 +257,16 @@ class StaffConsoleInput(InputChannel):
             return []
         conversations = read_conversations(f"sqlite:///{tracker_db}")
         return review_items(conversations, self.audit.handled_keys(), INBOX_LIMIT)
+
+    def _latest_report(self) -> Optional[dict]:
+        """The newest candidate's gate report, marked promoted if the last switch put it live."""
+        store = self._store()
+        candidate = store.latest_candidate()
+        report = store.report(candidate) if candidate else None
+        if report is not None:
+            switches = [e for e in self.audit.entries(20) if e.action in (PROMOTE, ROLLBACK)]
+            report["promoted"] = bool(switches) and switches[0].detail.get("candidate") == candidate
+        return report
 
     @staticmethod
     def _store() -> ModelStore:

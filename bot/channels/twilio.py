@@ -48,6 +48,8 @@ STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout
 START_WORDS = {"start", "unstop"}
 HELP_WORDS = {"help", "info"}
 MORE_WORDS = {"more", "more details", "more info"}
+# Longer than any option title we send (the longest, a topic title in bot/topics.yml, has 28).
+MAX_OPTION_REPLY_CHARS = 40
 # Sent for MORE: the `faq_more` intent, answered with the full (web) text of the last FAQ.
 MORE_PAYLOAD = "/faq_more"
 
@@ -247,9 +249,11 @@ class TwilioTextingInput(InputChannel):
     async def _expand_reply(self, agent: Any, conversation_id: str, text: str) -> str:
         """A numbered or titled answer to the last options becomes that option's payload; MORE asks
         for the full text of the last answer."""
-        payload = match_option(text, await self._last_options(agent, conversation_id))
-        if payload:
-            return payload
+        # Only a short reply can pick an option; a question skips the extra tracker read.
+        if len(text) <= MAX_OPTION_REPLY_CHARS:
+            payload = match_option(text, await self._last_options(agent, conversation_id))
+            if payload:
+                return payload
         return MORE_PAYLOAD if _keyword(text) in MORE_WORDS else text
 
     @staticmethod
