@@ -18,19 +18,20 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from bot.clinic import WEEKDAYS, ClinicSettings
+from bot.text_normal import normalise
 
 MAX_NAME_CHARS = 100
 MAX_ANSWER_CHARS = 200
 BOOKING_HORIZON_DAYS = 90
 # "Use the number I'm texting from" (the SMS option's payload is /affirm).
 THIS_NUMBER_ANSWERS = {
-    "/affirm", "yes", "yeah", "yep", "sure", "ok", "this number", "this one", "same number",
+    "affirm", "yes", "yeah", "yep", "sure", "ok", "this number", "this one", "same number",
     "the same", "same", "use this number", "use this one", "yes this number", "this phone",
 }  # fmt: skip
 
 
 def means_this_number(text: object) -> bool:
-    return isinstance(text, str) and re.sub(r"[^\w\s/]", "", text).strip().casefold() in THIS_NUMBER_ANSWERS
+    return isinstance(text, str) and normalise(text) in THIS_NUMBER_ANSWERS
 
 
 SKIP_WORDS = {

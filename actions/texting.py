@@ -6,7 +6,7 @@ from typing import Optional
 
 from rasa_sdk import Tracker
 
-from bot.channels.sender_identity import SEALED_PHONE_KEY, SenderIdentity
+from bot.sender_identity import SEALED_PHONE_KEY, SenderIdentity
 
 
 def texting_phone(tracker: Tracker) -> Optional[str]:

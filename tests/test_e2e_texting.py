@@ -15,9 +15,9 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bot.bookings.store import BookingStore
-from bot.channels.sender_identity import SenderIdentity
 from bot.channels.texting import SMS_MAX_CHARS, WHATSAPP_MAX_CHARS, gsm7_length
 from bot.launcher import Servers, settings_with_ports
+from bot.sender_identity import SenderIdentity
 from tests.conftest import free_port
 from tests.test_e2e_booking import an_open_day
 

@@ -3,7 +3,10 @@ in the domain as SMS and WhatsApp would send it."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from typing import Dict, List
 
 import pytest
@@ -11,7 +14,6 @@ import yaml
 from sqlalchemy import create_engine
 
 from bot import PROJECT_ROOT
-from bot.channels.sender_identity import SenderIdentity
 from bot.channels.texting import (
     SMS_MAX_CHARS,
     WHATSAPP_MAX_CHARS,
@@ -24,6 +26,7 @@ from bot.channels.texting import (
     split_message,
 )
 from bot.channels.texting_state import TextingState
+from bot.sender_identity import SenderIdentity
 from tests.test_responses import REGENERATIVE_TOPICS
 
 YES_NO = [Option("Yes", "/affirm"), Option("No, thanks", "/deny")]
@@ -93,6 +96,27 @@ def test_conversation_ids_are_keyed_hashes_and_phones_seal_round_trip():
     assert other.unseal(sealed) is None and identity.unseal("not a token") is None
     with pytest.raises(ValueError):
         SenderIdentity("short")
+
+
+def test_the_action_server_does_not_import_the_channel_package():
+    """actions/ runs in the action server, which must not depend on the Rasa server's channels
+    (the sealed texting number is read through bot.sender_identity)."""
+    imports_every_action = (
+        "import importlib, pkgutil, sys, actions\n"
+        "for module in pkgutil.iter_modules(actions.__path__):\n"
+        "    importlib.import_module('actions.' + module.name)\n"
+        "print(sorted(name for name in sys.modules if name.startswith('bot.channels')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", imports_every_action],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

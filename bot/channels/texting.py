@@ -14,6 +14,8 @@ from typing import Iterable, List, Optional, Sequence
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
+from bot.text_normal import normalise
+
 SMS_MAX_CHARS = 320
 WHATSAPP_MAX_CHARS = 1600
 
@@ -97,10 +99,6 @@ def _pieces(text: str, limit: int) -> Iterable[str]:
             yield sentence
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"[^\w\s]", "", text).strip().casefold()
-
-
 def match_option(reply: str, options: Sequence[Option]) -> Optional[str]:
     """The payload a reply picks: its number ("2", "2.", "#2") or the option's title ("yes")."""
     if not options:
@@ -109,8 +107,8 @@ def match_option(reply: str, options: Sequence[Option]) -> Optional[str]:
     if number:
         index = int(number.group(1)) - 1
         return options[index].payload if 0 <= index < len(options) else None
-    wanted = _normalise(reply)
+    wanted = normalise(reply)
     for option in options:
-        if wanted and wanted == _normalise(option.title):
+        if wanted and wanted == normalise(option.title):
             return option.payload
     return None

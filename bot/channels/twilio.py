@@ -2,7 +2,11 @@
 
 Replaces Rasa's `twilio` channel, which trusts any caller, crashes on a missing Body, shows button
 payloads, mangles "¡" and sends replies with a blocking call (rasa-3.6-field-notes.md). Here:
-- every request must carry a valid X-Twilio-Signature for the public URL Twilio called (403 if not);
+- every request must carry a valid X-Twilio-Signature for the public URL Twilio called and every
+  form parameter, blank ones included (403 if not; bot/channels/twilio_form.py);
+- MessageSid and From must look like Twilio's, the text loses control characters and lone
+  surrogates, before any store, log or conversation id sees them (400 for a malformed id);
+- typed "/intent" payloads are gated like on every channel (bot/channels/common.py, answer_safely);
 - a MessageSid is handled once, so Twilio's retries never produce a second reply;
 - the answer goes back as TwiML in the webhook's own response, well within Twilio's 15 seconds;
 - buttons become "Reply 1 for ..., 2 for ..."; a reply "1" or the option's title sends its payload;
@@ -15,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
@@ -27,8 +30,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels.common import clean_text, emergency_text, trouble_text
-from bot.channels.sender_identity import PHONE_HINT_KEY, SEALED_PHONE_KEY, SenderIdentity
+from bot.channels.common import answer_safely, emergency_text
 from bot.channels.texting import (
     SMS_MAX_CHARS,
     WHATSAPP_MAX_CHARS,
@@ -39,7 +41,10 @@ from bot.channels.texting import (
     split_message,
 )
 from bot.channels.texting_state import TextingState
-from bot.clinic import load_clinic_settings
+from bot.channels.twilio_form import FormError, inbound_message, signature_is_valid, signed_parameters
+from bot.clinic import clinic_settings_or_none
+from bot.sender_identity import PHONE_HINT_KEY, SEALED_PHONE_KEY, SenderIdentity
+from bot.text_normal import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +70,6 @@ RESUBSCRIBED_REPLY = (
 )
 # SMS: Twilio's opt-out handling confirms STOP itself; WhatsApp has none, so we confirm once.
 WHATSAPP_STOPPED_REPLY = "You will get no more messages from the clinic assistant. Reply START to chat again."
-
-
-def _keyword(text: str) -> str:
-    return re.sub(r"[^\w\s]", "", text).strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -165,22 +166,28 @@ class TwilioTextingInput(InputChannel):
             return response.text(f"The {self.channel_name} channel is not configured.", status=503)
         if len(request.body or b"") > MAX_REQUEST_BYTES:
             return response.text("Request too large.", status=413)
-        form = request.form
-        if not self._signature_is_valid(request, form):
+        try:
+            params = signed_parameters(request)
+        except FormError as error:
+            return response.text(error.reason, status=error.status)
+        assert self._validator is not None  # missing_settings() checked the auth token
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature_is_valid(self._validator, self._public_url(request), params, signature):
             return response.text("Invalid or missing X-Twilio-Signature.", status=403)
-        message_sid, sender = form.get("MessageSid", ""), form.get("From", "")
-        if not message_sid or not sender:
-            return response.text("MessageSid and From are required.", status=400)
-        if sender.startswith("whatsapp:") != (self.channel_name == "whatsapp"):
+        try:
+            inbound = inbound_message(params)
+        except FormError as error:
+            return response.text(error.reason, status=error.status)
+        if inbound.whatsapp != (self.channel_name == "whatsapp"):
             return response.text(f"This webhook is for {self.channel_name} messages.", status=400)
-        if not await asyncio.to_thread(self.state.claim_message, message_sid):
-            logger.info("Twilio retried message %s; it was already answered.", message_sid)
+        if not await asyncio.to_thread(self.state.claim_message, inbound.message_sid):
+            logger.info("Twilio retried message %s; it was already answered.", inbound.message_sid)
             return self._twiml([])
 
-        phone = sender.removeprefix("whatsapp:")
+        phone = inbound.address
         assert self.identity is not None  # missing_settings() checked it
         conversation_id = self.identity.conversation_id(self.channel_name, phone)
-        text = clean_text(form.get("Body", ""))
+        text = inbound.body
         replies = await self._answer_keywords(conversation_id, text)
         if replies is not None:
             return self._twiml(replies)
@@ -193,36 +200,20 @@ class TwilioTextingInput(InputChannel):
 
         text = await self._expand_reply(agent, conversation_id, text)
         metadata = {SEALED_PHONE_KEY: self.identity.seal(phone), PHONE_HINT_KEY: phone[-4:]}
-        collector = self._output()
-        message = UserMessage(
+        # The shared path (bot/channels/common.py): typed "/intent" payloads gated, a deadline
+        # within Twilio's 15 s, and the 911 answer or an apology whatever fails.
+        answer = await answer_safely(
+            on_new_message,
+            agent,
             text,
-            collector,
             conversation_id,
-            input_channel=self.channel_name,
+            self._output(),
+            self.channel_name,
             metadata=metadata,
-            message_id=message_sid,
+            message_id=inbound.message_sid,
+            deadline=REPLY_DEADLINE_SECONDS,
         )
-        handling = asyncio.ensure_future(on_new_message(message))
-        try:
-            await asyncio.wait_for(asyncio.shield(handling), REPLY_DEADLINE_SECONDS)
-        except asyncio.TimeoutError:
-            logger.warning(
-                "No answer within %.0f s for %s; sent an apology.", REPLY_DEADLINE_SECONDS, conversation_id
-            )
-            return self._twiml([await emergency_text(agent, text) or trouble_text()])
-        except Exception:
-            logger.exception("Handling a %s message failed (%s).", self.channel_name, conversation_id)
-            return self._twiml([await emergency_text(agent, text) or trouble_text()])
-        if not collector.messages:
-            logger.warning("No reply was produced for %s; is the action server up?", conversation_id)
-            return self._twiml([trouble_text()])
-        return self._twiml(self._render(collector.messages))
-
-    def _signature_is_valid(self, request: Request, form: Any) -> bool:
-        signature = request.headers.get("X-Twilio-Signature", "")
-        if not signature or self._validator is None:
-            return False
-        return self._validator.validate(self._public_url(request), form, signature)
+        return self._twiml(self._render(answer.messages))
 
     def _public_url(self, request: Request) -> str:
         """The URL Twilio signed: the configured public base (behind a proxy) + path and query."""
@@ -233,7 +224,7 @@ class TwilioTextingInput(InputChannel):
 
     async def _answer_keywords(self, conversation_id: str, text: str) -> Optional[List[str]]:
         """Replies for HELP/STOP/START and for an opted-out number (none); None for anything else."""
-        keyword = _keyword(text)
+        keyword = normalise(text)
         if keyword in HELP_WORDS:
             return [help_text()]
         if keyword in STOP_WORDS:
@@ -254,7 +245,7 @@ class TwilioTextingInput(InputChannel):
             payload = match_option(text, await self._last_options(agent, conversation_id))
             if payload:
                 return payload
-        return MORE_PAYLOAD if _keyword(text) in MORE_WORDS else text
+        return MORE_PAYLOAD if normalise(text) in MORE_WORDS else text
 
     @staticmethod
     async def _last_options(agent: Any, conversation_id: str) -> Sequence[Option]:
@@ -292,12 +283,8 @@ class TwilioTextingInput(InputChannel):
 
 
 def help_text() -> str:
-    try:
-        clinic = load_clinic_settings()
-        contact = f"{clinic.name}: call {clinic.phone}."
-    except Exception:
-        logger.exception("clinic.yml could not be read")
-        contact = "Please call the clinic."
+    clinic = clinic_settings_or_none()
+    contact = f"{clinic.name}: call {clinic.phone}." if clinic else "Please call the clinic."
     return f"{contact} I answer questions about facet joint pain and treatments. For an emergency call 911. Reply STOP to stop."
 
 

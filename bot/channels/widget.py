@@ -21,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import PROJECT_ROOT
-from bot.clinic import load_clinic_settings
+from bot.clinic import clinic_settings_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +75,12 @@ class WidgetInput(InputChannel):
 
         @widget.route("/config", methods=["GET"])
         async def config(request: Request) -> HTTPResponse:
-            try:
-                clinic = load_clinic_settings()
-                clinic_name, phone = clinic.name, clinic.phone
-            except Exception:
-                logger.exception("clinic.yml could not be read")
-                clinic_name, phone = "", ""
-            body = {"clinic_name": clinic_name, "phone": phone, "title": self.title}
+            clinic = clinic_settings_or_none()
+            body = {
+                "clinic_name": clinic.name if clinic else "",
+                "phone": clinic.phone if clinic else "",
+                "title": self.title,
+            }
             return response.json(body, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
 
         @widget.route("/demo", methods=["GET"])
@@ -110,11 +109,15 @@ async def _static(path: Path, content_type: str) -> HTTPResponse:
 async def _serve_demo_at_root(app: Sanic, loop: Any) -> None:
     """Rasa answers GET / with "Hello from Rasa"; a new user should see the chat there instead.
 
-    Sanic refuses a second route for "/", so the existing route's handler is replaced before the
-    server starts (tests/test_e2e_widget.py fails if a Rasa or Sanic upgrade changes this).
+    Sanic 21.12 refuses a second route for "/" and offers no public way to replace one (its router
+    is compiled at startup). An app-level request middleware, a public hook that runs after routing
+    and before the handler, answers GET / instead and leaves Rasa's route and the router untouched.
+    Registering it again (one call per worker) is a no-op: Sanic keeps one copy of a middleware.
     """
-    for route in app.router.routes:
-        if route.path == "" and "GET" in route.methods:
-            route.handler = demo_page
-            return
-    logger.warning("No GET / route found; the demo page is at /webhooks/widget/demo only.")
+    app.register_middleware(_demo_at_root, "request")
+
+
+async def _demo_at_root(request: Request) -> Optional[HTTPResponse]:
+    if request.method == "GET" and request.path == "/":
+        return await demo_page(request)
+    return None  # every other request goes on to its own route

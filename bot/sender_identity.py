@@ -1,4 +1,5 @@
-"""Phone numbers kept out of the tracker store and the logs.
+"""Phone numbers kept out of the tracker store and the logs (shared by the texting channels and
+the action server, so it lives outside bot/channels, the Rasa server's channel package).
 
 - The conversation id is a keyed hash (HMAC-SHA256) of channel + number: stable for a patient, so
   the conversation and an opt-out carry over, but useless to whoever reads the database without
