@@ -250,13 +250,13 @@ def test_sessions_throttling_and_logout(tmp_path):
     auth = StaffAuth(
         create_engine(f"sqlite:///{tmp_path / 'clinic.db'}", future=True), {"dana": hash_password("pw")}
     )
-    token = auth.log_in("dana", "pw", "10.0.0.1")
+    token = auth.log_in("dana", "pw", "10.0.0.1").token
     session = auth.session(token)
     assert session.username == "dana" and len(session.csrf_token) > 20
     assert auth.session("forged") is None and auth.session(None) is None
     for _ in range(MAX_FAILURES):
-        assert auth.log_in("dana", "nope", "10.0.0.2") is None
-    assert auth.throttled("10.0.0.2") and auth.log_in("dana", "pw", "10.0.0.2") is None
-    assert auth.log_in("nobody", "pw", "10.0.0.3") is None
+        assert auth.log_in("dana", "nope", "10.0.0.2").token is None
+    assert auth.throttled("10.0.0.2") and auth.log_in("dana", "pw", "10.0.0.2").token is None
+    assert auth.log_in("nobody", "pw", "10.0.0.3").token is None
     auth.log_out(token)
     assert auth.session(token) is None

@@ -3,13 +3,16 @@
 Inbox -> label -> "retrain and check" -> promote or roll back, for people who are not programmers.
 Security: every page but the login needs a session (HttpOnly, SameSite=Strict cookie; sessions in
 the clinic database, so they are revocable and shared by workers); every POST needs the session's
-CSRF token; failed logins are throttled per client address; pages are HTML with a CSP that allows
-only our own files. Unauthenticated requests get 401, a wrong CSRF token 403.
+CSRF token; failed logins are throttled per client address (at most 5 password checks per 15 minutes,
+however many requests arrive at once); pages are HTML with a CSP that allows only our own files.
+Unauthenticated requests get 401, a wrong CSRF token 403. The cookie is Secure only when
+`secure_cookie: true` (https), and logout expires it on the path it was set on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
@@ -25,9 +28,11 @@ from bot.settings import load_runtime_settings
 from bot.staff import training_data
 from bot.staff.accounts import Session, StaffAuth
 from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, PROMOTE, ROLLBACK, AuditLog
-from bot.staff.inbox import normalise, read_conversations, review_items
+from bot.staff.inbox import read_conversations, review_items
 from bot.staff.jobs import RetrainJob
 from bot.staff.models import ModelStore, PromotionRefused, load_on_server
+from bot.staff.session_cookie import SessionCookie
+from bot.text_normal import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +48,21 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 INBOX_LIMIT = 100
+STATIC = {"console.js": "application/javascript", "console.css": "text/css"}
+# The routes that need a session: (path, method, handler method, whether the form needs the CSRF token).
+SESSION_ROUTES = [
+    ("/", "GET", "inbox", False),
+    ("/label", "POST", "label", True),
+    ("/topics/new", "GET", "new_topic_page", False),
+    ("/topics", "POST", "create_topic", True),
+    ("/retrain", "GET", "retrain_page", False),
+    ("/retrain", "POST", "retrain", True),
+    ("/retrain/status", "GET", "retrain_status", False),
+    ("/promote", "POST", "promote", True),
+    ("/rollback", "POST", "rollback", True),
+    ("/history", "GET", "history", False),
+    ("/logout", "POST", "log_out", True),
+]
 
 Handler = Callable[..., Awaitable[HTTPResponse]]
 
@@ -81,6 +101,10 @@ class StaffConsoleInput(InputChannel):
             self._audit = AuditLog.from_url()
         return self._audit
 
+    @property
+    def cookie(self) -> SessionCookie:
+        return SessionCookie(COOKIE, self.url_prefix(), secure=self.secure_cookie)
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _page(self, template: str, status: int = 200, **context: Any) -> HTTPResponse:
@@ -103,151 +127,135 @@ class StaffConsoleInput(InputChannel):
 
         return guarded
 
-    def _redirect(self, path: str) -> HTTPResponse:
-        return response.redirect(f"{self.url_prefix()}{path}", status=303)
+    def _redirect(self, path: str, notice: Optional[str] = None) -> HTTPResponse:
+        query = f"?notice={_quote(notice)}" if notice is not None else ""
+        return response.redirect(f"{self.url_prefix()}{path}{query}", status=303)
 
     # --- routes -----------------------------------------------------------------------------
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         console = Blueprint("staff_console", __name__)
-        static = {"console.js": "application/javascript", "console.css": "text/css"}
-
-        @console.route("/<asset:(console\\.js|console\\.css)>", methods=["GET"])
-        async def asset(request: Request, asset: str) -> HTTPResponse:
-            return await response.file(TEMPLATES / asset, mime_type=static[asset], headers=HEADERS)
-
-        @console.route("/login", methods=["GET"])
-        async def login_page(request: Request) -> HTTPResponse:
-            return self._page("login.html", session=None)
-
-        @console.route("/login", methods=["POST"])
-        async def log_in(request: Request) -> HTTPResponse:
-            client = request.remote_addr or request.ip or "unknown"
-            username, password = request.form.get("username", ""), request.form.get("password", "")
-            token = await asyncio.to_thread(self.auth.log_in, username, password, client)
-            if token is None:
-                throttled = await asyncio.to_thread(self.auth.throttled, client)
-                error = (
-                    "Too many failed attempts. Wait 15 minutes." if throttled else "Wrong name or password."
-                )
-                return self._page("login.html", status=429 if throttled else 401, session=None, error=error)
-            reply = self._redirect("/")
-            reply.cookies[COOKIE] = token
-            cookie = reply.cookies[COOKIE]
-            cookie.update(
-                {
-                    "httponly": True,
-                    "samesite": "Strict",
-                    "path": self.url_prefix(),
-                    "secure": self.secure_cookie,
-                }
-            )
-            return reply
-
-        async def log_out(request: Request, session: Session) -> HTTPResponse:
-            await asyncio.to_thread(self.auth.log_out, request.cookies.get(COOKIE))
-            reply = self._redirect("/login")
-            del reply.cookies[COOKIE]
-            return reply
-
-        async def inbox(request: Request, session: Session) -> HTTPResponse:
-            items = await asyncio.to_thread(self._inbox_items)
-            labels = training_data.known_labels(training_data.PROJECT_FILES)
-            return self._page(
-                "inbox.html", session=session, items=items, labels=labels, notice=request.args.get("notice")
-            )
-
-        async def label(request: Request, session: Session) -> HTTPResponse:
-            message, chosen = request.form.get("message", ""), request.form.get("label", "")
-            key = normalise(message)
-            try:
-                if request.form.get("action") == "ignore":
-                    await asyncio.to_thread(
-                        self.audit.record, session.username, IGNORE, key=key, message=message
-                    )
-                    notice = "Ignored."
-                else:
-                    await asyncio.to_thread(
-                        training_data.add_example, message, chosen, training_data.PROJECT_FILES
-                    )
-                    await asyncio.to_thread(
-                        self.audit.record, session.username, LABEL, key=key, message=message, label=chosen
-                    )
-                    notice = f"Added to {chosen}. Retrain for the bot to learn it."
-            except training_data.LabelRefused as refusal:
-                notice = f"Not changed: {refusal}"
-            return response.redirect(f"{self.url_prefix()}/?notice={_quote(notice)}", status=303)
-
-        async def new_topic_page(request: Request, session: Session) -> HTTPResponse:
-            return self._page("new_topic.html", session=session, form={})
-
-        async def create_topic(request: Request, session: Session) -> HTTPResponse:
-            form = {key: request.form.get(key, "") for key in ("name", "title", "examples", "answer")}
-            examples = [line.strip() for line in form["examples"].splitlines() if line.strip()]
-            try:
-                await asyncio.to_thread(
-                    training_data.add_topic, form["name"].strip(), form["title"], examples, form["answer"],
-                    training_data.PROJECT_FILES,
-                )  # fmt: skip
-            except training_data.LabelRefused as refusal:
-                return self._page(
-                    "new_topic.html", status=400, session=session, form=form, error=str(refusal)
-                )
-            await asyncio.to_thread(
-                self.audit.record, session.username, ADD_TOPIC, topic=form["name"].strip(), title=form["title"],
-                examples=len(examples),
-            )  # fmt: skip
-            notice = f"Topic faq/{form['name'].strip()} created. Retrain for the bot to learn it."
-            return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
-
-        async def retrain_page(request: Request, session: Session) -> HTTPResponse:
-            report = await asyncio.to_thread(self._latest_report)
-            return self._page(
-                "retrain.html", session=session, job=self.job.status(), report=report,
-                notice=request.args.get("notice"),
-            )  # fmt: skip
-
-        async def retrain(request: Request, session: Session) -> HTTPResponse:
-            started = await asyncio.to_thread(self.job.start, session.username)
-            notice = "Training started." if started else "A training is already running."
-            return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
-
-        async def retrain_status(request: Request, session: Session) -> HTTPResponse:
-            status = self.job.status()
-            return response.json(
-                {"running": status.running, "lines": status.lines[-30:], "exit_code": status.exit_code}
-            )
-
-        async def promote(request: Request, session: Session) -> HTTPResponse:
-            candidate = request.form.get("candidate", "")
-            return await self._switch_model(
-                session, PROMOTE, lambda store: store.promote(candidate), candidate
-            )
-
-        async def rollback(request: Request, session: Session) -> HTTPResponse:
-            return await self._switch_model(session, ROLLBACK, lambda store: store.rollback(), None)
-
-        async def history(request: Request, session: Session) -> HTTPResponse:
-            entries = await asyncio.to_thread(self.audit.entries, 200)
-            return self._page("history.html", session=session, entries=entries)
-
-        for path, method, handler, csrf in [
-            ("/", "GET", inbox, False),
-            ("/label", "POST", label, True),
-            ("/topics/new", "GET", new_topic_page, False),
-            ("/topics", "POST", create_topic, True),
-            ("/retrain", "GET", retrain_page, False),
-            ("/retrain", "POST", retrain, True),
-            ("/retrain/status", "GET", retrain_status, False),
-            ("/promote", "POST", promote, True),
-            ("/rollback", "POST", rollback, True),
-            ("/history", "GET", history, False),
-            ("/logout", "POST", log_out, True),
-        ]:
-            console.add_route(
-                self._requires_login(handler, csrf), path, methods=[method], name=f"{method}{path}"
-            )
+        asset_path = "/<asset:(console\\.js|console\\.css)>"
+        console.add_route(_function(self.asset), asset_path, methods=["GET"], name="asset")
+        console.add_route(_function(self.login_page), "/login", methods=["GET"], name="login_page")
+        console.add_route(_function(self.log_in), "/login", methods=["POST"], name="log_in")
+        for path, method, handler_name, check_csrf in SESSION_ROUTES:
+            handler = self._requires_login(getattr(self, handler_name), check_csrf)
+            console.add_route(handler, path, methods=[method], name=f"{method}{path}")
         return console
+
+    async def asset(self, request: Request, asset: str) -> HTTPResponse:
+        return await response.file(TEMPLATES / asset, mime_type=STATIC[asset], headers=HEADERS)
+
+    async def login_page(self, request: Request) -> HTTPResponse:
+        return self._page("login.html", session=None)
+
+    async def log_in(self, request: Request) -> HTTPResponse:
+        client = request.remote_addr or request.ip or "unknown"
+        username, password = request.form.get("username", ""), request.form.get("password", "")
+        result = await asyncio.to_thread(self.auth.log_in, username, password, client)
+        if result.token is None:
+            error = (
+                "Too many failed attempts. Wait 15 minutes."
+                if result.locked_out
+                else "Wrong name or password."
+            )
+            return self._page(
+                "login.html", status=429 if result.locked_out else 401, session=None, error=error
+            )
+        reply = self._redirect("/")
+        self.cookie.set(reply, result.token)
+        return reply
+
+    async def log_out(self, request: Request, session: Session) -> HTTPResponse:
+        await asyncio.to_thread(self.auth.log_out, request.cookies.get(COOKIE))
+        reply = self._redirect("/login")
+        self.cookie.expire(reply)
+        return reply
+
+    async def inbox(self, request: Request, session: Session) -> HTTPResponse:
+        items = await asyncio.to_thread(self._inbox_items)
+        labels = training_data.known_labels(training_data.PROJECT_FILES)
+        return self._page(
+            "inbox.html", session=session, items=items, labels=labels, notice=request.args.get("notice")
+        )
+
+    async def label(self, request: Request, session: Session) -> HTTPResponse:
+        message, chosen = request.form.get("message", ""), request.form.get("label", "")
+        key = normalise(message)
+        try:
+            if request.form.get("action") == "ignore":
+                await asyncio.to_thread(self.audit.record, session.username, IGNORE, key=key, message=message)
+                notice = "Ignored."
+            else:
+                await asyncio.to_thread(
+                    training_data.add_example, message, chosen, training_data.PROJECT_FILES
+                )
+                await asyncio.to_thread(
+                    self.audit.record, session.username, LABEL, key=key, message=message, label=chosen
+                )
+                notice = f"Added to {chosen}. Retrain for the bot to learn it."
+        except training_data.LabelRefused as refusal:
+            notice = f"Not changed: {refusal}"
+        return self._redirect("/", notice)
+
+    async def new_topic_page(self, request: Request, session: Session) -> HTTPResponse:
+        return self._page("new_topic.html", session=session, form={})
+
+    async def create_topic(self, request: Request, session: Session) -> HTTPResponse:
+        form = {key: request.form.get(key, "") for key in ("name", "title", "examples", "answer")}
+        name = form["name"].strip()
+        examples = [line.strip() for line in form["examples"].splitlines() if line.strip()]
+        try:
+            await asyncio.to_thread(
+                training_data.add_topic,
+                name,
+                form["title"],
+                examples,
+                form["answer"],
+                training_data.PROJECT_FILES,
+            )
+        except training_data.LabelRefused as refusal:
+            return self._page("new_topic.html", status=400, session=session, form=form, error=str(refusal))
+        await asyncio.to_thread(
+            self.audit.record,
+            session.username,
+            ADD_TOPIC,
+            topic=name,
+            title=form["title"],
+            examples=len(examples),
+        )
+        return self._redirect("/retrain", f"Topic faq/{name} created. Retrain for the bot to learn it.")
+
+    async def retrain_page(self, request: Request, session: Session) -> HTTPResponse:
+        report = await asyncio.to_thread(self._latest_report)
+        return self._page(
+            "retrain.html", session=session, job=self.job.status(), report=report,
+            notice=request.args.get("notice"),
+        )  # fmt: skip
+
+    async def retrain(self, request: Request, session: Session) -> HTTPResponse:
+        started = await asyncio.to_thread(self.job.start, session.username)
+        return self._redirect(
+            "/retrain", "Training started." if started else "A training is already running."
+        )
+
+    async def retrain_status(self, request: Request, session: Session) -> HTTPResponse:
+        status = self.job.status()
+        return response.json(
+            {"running": status.running, "lines": status.lines[-30:], "exit_code": status.exit_code}
+        )
+
+    async def promote(self, request: Request, session: Session) -> HTTPResponse:
+        candidate = request.form.get("candidate", "")
+        return await self._switch_model(session, PROMOTE, lambda store: store.promote(candidate), candidate)
+
+    async def rollback(self, request: Request, session: Session) -> HTTPResponse:
+        return await self._switch_model(session, ROLLBACK, lambda store: store.rollback(), None)
+
+    async def history(self, request: Request, session: Session) -> HTTPResponse:
+        entries = await asyncio.to_thread(self.audit.entries, 200)
+        return self._page("history.html", session=session, entries=entries)
 
     # --- work -------------------------------------------------------------------------------
 
@@ -291,7 +299,17 @@ class StaffConsoleInput(InputChannel):
             )
         except PromotionRefused as refusal:
             notice = f"Not changed: {refusal}"
-        return response.redirect(f"{self.url_prefix()}/retrain?notice={_quote(notice)}", status=303)
+        return self._redirect("/retrain", notice)
+
+
+def _function(method: Handler) -> Handler:
+    """A bound method as a plain function: Sanic's blueprints mark handlers with attributes."""
+
+    @functools.wraps(method)
+    async def handler(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        return await method(request, *args, **kwargs)
+
+    return handler
 
 
 def _quote(text: str) -> str:

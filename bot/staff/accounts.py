@@ -1,6 +1,10 @@
 """Staff logins for the console: password hashes from the environment, sessions and login
 throttling in the clinic database (shared by every worker, and revocable).
 
+Throttling allows at most MAX_FAILURES password checks per client address in any FAILURE_WINDOW,
+even when many requests arrive at once from several workers or processes: a check needs a slot,
+and a slot is taken in one transaction that first locks the client's row (see `_reserve_attempt`).
+
 Hashes are scrypt (hashlib, in the standard library: memory-hard, no extra dependency), stored as
 `scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>`; make one with `python -m bot staff hash-password`.
 STAFF_ACCOUNTS="dana=scrypt$...,luis=scrypt$..." lists who may log in.
@@ -16,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Dict, Optional
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.database import create_database_engine
 
@@ -35,12 +40,20 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+# One row per password check that did not succeed (a check in progress holds one too).
 login_failures = Table(
     "staff_login_failures",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("client", String(100), nullable=False),  # the remote address
     Column("at", DateTime(timezone=True), nullable=False),
+)
+# One row per client address: the row every attempt from that client locks first.
+login_clients = Table(
+    "staff_login_clients",
+    metadata,
+    Column("client", String(100), primary_key=True),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -77,6 +90,18 @@ class Session:
     csrf_token: str
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    token: Optional[str]  # a new session's token; None for a wrong name or password, or a refusal
+    locked_out: bool  # the client may not try again for now (refused, or this was its last try)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    row_id: int
+    last_allowed: bool  # it took the client's last slot in the window
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -96,33 +121,72 @@ class StaffAuth:
         return cls(create_database_engine(), accounts_from_env())
 
     def throttled(self, client: str) -> bool:
+        """Whether the client has used up its password checks for now (a read, for display)."""
         since = _now() - FAILURE_WINDOW
         query = select(func.count()).where(login_failures.c.client == client, login_failures.c.at >= since)
         with self._engine.connect() as connection:
             return connection.execute(query).scalar() >= MAX_FAILURES
 
-    def log_in(self, username: str, password: str, client: str) -> Optional[str]:
-        """A new session token, or None (wrong name or password, or too many recent failures)."""
-        if self.throttled(client):
-            return None
+    def log_in(self, username: str, password: str, client: str) -> LoginResult:
+        """A new session for the right name and password, unless the client is locked out."""
+        attempt = self._reserve_attempt(client)
+        if attempt is None:
+            return LoginResult(None, locked_out=True)  # refused without checking the password
         stored = self.accounts.get(username)
         # Verify against a dummy hash for unknown names too, so timing does not reveal who exists.
         valid = verify_password(password, stored or _DUMMY_HASH) and stored is not None
+        if not valid:
+            return LoginResult(None, locked_out=attempt.last_allowed)  # the slot stays a failure
+        token = secrets.token_urlsafe(32)
+        now = _now()
         with self._engine.begin() as connection:
-            if not valid:
-                connection.execute(login_failures.insert().values(client=client, at=_now()))
-                return None
-            token = secrets.token_urlsafe(32)
+            # A success is not a failure: give the slot back.
+            connection.execute(delete(login_failures).where(login_failures.c.id == attempt.row_id))
             connection.execute(
                 sessions.insert().values(
                     token_hash=_token_hash(token),
                     username=username,
                     csrf_token=secrets.token_urlsafe(32),
-                    expires_at=_now() + SESSION_LIFETIME,
+                    expires_at=now + SESSION_LIFETIME,
                 )
             )
-            connection.execute(delete(sessions).where(sessions.c.expires_at < _now()))
-        return token
+            _forget_old_rows(connection, now)
+        return LoginResult(token, locked_out=False)
+
+    def _reserve_attempt(self, client: str) -> Optional[_Attempt]:
+        """Takes one of the client's password checks for the window, or None if none is left.
+
+        Reading the count and then inserting is a race (40 parallel requests got 9 checks). So the
+        transaction starts by updating the client's row: PostgreSQL then holds that row's lock and
+        SQLite its database write lock until commit, and the next attempt from the same client
+        (any thread, worker or process) waits, then counts what this one inserted. Both are plain
+        UPDATE/INSERT/SELECT, so one code path serves both databases; it relies on PostgreSQL's
+        default READ COMMITTED isolation, where each statement sees rows committed before it began.
+        """
+        try:
+            return self._reserve_attempt_once(client)
+        except IntegrityError:
+            # Another attempt created the client's row at the same moment; it exists now.
+            return self._reserve_attempt_once(client)
+
+    def _reserve_attempt_once(self, client: str) -> Optional[_Attempt]:
+        now = _now()
+        since = now - FAILURE_WINDOW
+        with self._engine.begin() as connection:
+            locked = connection.execute(
+                update(login_clients).where(login_clients.c.client == client).values(last_attempt_at=now)
+            ).rowcount
+            if not locked:  # first attempt from this client: the new row is locked as well
+                connection.execute(login_clients.insert().values(client=client, last_attempt_at=now))
+            used = connection.execute(
+                select(func.count()).where(login_failures.c.client == client, login_failures.c.at >= since)
+            ).scalar()
+            if used >= MAX_FAILURES:
+                return None
+            row_id = connection.execute(
+                login_failures.insert().values(client=client, at=now)
+            ).inserted_primary_key[0]
+        return _Attempt(row_id, last_allowed=used + 1 >= MAX_FAILURES)
 
     def session(self, token: Optional[str]) -> Optional[Session]:
         if not token:
@@ -138,6 +202,15 @@ class StaffAuth:
     def log_out(self, token: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(delete(sessions).where(sessions.c.token_hash == _token_hash(token)))
+
+
+def _forget_old_rows(connection: Connection, now: datetime) -> None:
+    """Expired sessions, and failures and clients too old to count (their rows are not locked by
+    anyone counting: only rows inside the window matter)."""
+    since = now - FAILURE_WINDOW
+    connection.execute(delete(sessions).where(sessions.c.expires_at < now))
+    connection.execute(delete(login_failures).where(login_failures.c.at < since))
+    connection.execute(delete(login_clients).where(login_clients.c.last_attempt_at < since))
 
 
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))

@@ -25,9 +25,10 @@ from bot.staff import retrain as retraining
 from bot.staff import training_data
 from bot.staff.accounts import hash_password
 from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, PROMOTE, RETRAIN, ROLLBACK, AuditLog
-from bot.staff.inbox import normalise, read_conversations, review_items
+from bot.staff.inbox import read_conversations, review_items
 from bot.staff.jobs import PROGRESS_MARK
 from bot.staff.models import ModelStore, PromotionRefused, load_on_server
+from bot.text_normal import normalise
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

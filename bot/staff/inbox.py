@@ -21,6 +21,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set
 from sqlalchemy import create_engine, text
 
 from bot.staff.scrub import scrub
+from bot.text_normal import normalise
 
 CONFIDENT = 0.6
 CLARIFY_ACTION = "action_clarify"
@@ -47,10 +48,6 @@ class ReviewItem:
     guess: str  # "faq/prp_what", "out_of_scope", ...
     confidence: float
     reasons: Set[str] = field(default_factory=set)
-
-
-def normalise(message: str) -> str:
-    return " ".join(re.sub(r"[^\w\s']", " ", message.casefold()).split())
 
 
 def bot_guess(parse_data: dict) -> tuple[str, float]:
@@ -129,7 +126,7 @@ def _reasons(parse_data: dict, message: str) -> Set[str]:
 
 def read_conversations(tracker_store_url: str, since: Optional[datetime] = None) -> Dict[str, List[dict]]:
     """Events per conversation from Rasa's `events` table (SQLite or PostgreSQL)."""
-    engine = create_engine(tracker_store_url, future=True)
+    engine = create_engine(tracker_store_url, future=True, hide_parameters=True)
     query = "SELECT sender_id, data FROM events"
     params = {}
     if since:

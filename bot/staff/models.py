@@ -7,7 +7,8 @@ models/candidates/<id>.tar.gz  trained by `staff retrain`, with <id>.json beside
 The folder is the one MODEL_PATH is in.
 
 Files are swapped with os.replace (atomic), then the running Rasa server is told to load the live
-file through its authenticated HTTP API (PUT /model, a JWT signed with RASA_API_SECRET). Rasa
+file through its authenticated HTTP API (PUT /model, a JWT signed with RASA_API_SECRET, minted for
+that one call and valid for API_TOKEN_LIFETIME, so a token seen in transit soon opens nothing). Rasa
 builds the new agent beside the old one and switches when it is ready, so no message is dropped.
 With several replicas, each must be told (or use Rasa's model server; docs/decisions.md).
 """
@@ -20,6 +21,7 @@ import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -29,6 +31,10 @@ from bot import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "models"
 LOAD_TIMEOUT_SECONDS = 180
+# Long enough for the request to arrive, short enough that a copied token is soon useless. The server
+# checks `exp` when the request arrives, not when the model finishes loading.
+API_TOKEN_LIFETIME = timedelta(minutes=5)
+API_TOKEN_ALGORITHM = "HS256"  # the jwt_method the Rasa server is configured with (bot/server.py)
 
 
 class PromotionRefused(RuntimeError):
@@ -102,8 +108,15 @@ def _atomic_copy(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def api_token(secret: str) -> str:
-    return jwt.encode({"user": {"username": "staff-tools", "role": "admin"}}, secret, algorithm="HS256")
+def api_token(secret: str, issued_at: Optional[datetime] = None) -> str:
+    """An admin JWT for Rasa's HTTP API that expires API_TOKEN_LIFETIME after `issued_at` (now)."""
+    issued_at = issued_at or datetime.now(timezone.utc)
+    claims = {
+        "user": {"username": "staff-tools", "role": "admin"},
+        "iat": issued_at,
+        "exp": issued_at + API_TOKEN_LIFETIME,
+    }
+    return jwt.encode(claims, secret, algorithm=API_TOKEN_ALGORITHM)
 
 
 def load_on_server(server_url: str, model_path: Path, secret: str) -> None:

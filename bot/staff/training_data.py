@@ -22,7 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 
 from bot import PROJECT_ROOT
 from bot.evaluation import load_nlu_examples
-from bot.staff.inbox import normalise
+from bot.text_normal import normalise
 
 # STAFF_WORKSPACE: a folder laid out like the project (data/, domain.yml, bot/topics.yml) whose
 # files staff edit instead of the project's own (tests, or a staging copy); default: the project.
