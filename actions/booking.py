@@ -3,7 +3,9 @@
 The form (`booking_form`) asks one question at a time; `validate_booking_form` checks each answer
 with actions/booking_fields.py and re-asks with a reason. After the form: a summary with
 send / change / cancel. Submitting stores the request exactly once (bot/bookings/store.py) and
-notifies staff in the background. Nothing medical is asked.
+notifies staff in the background. If the database cannot take it, the request is kept in a local
+spool (bot/bookings/spool.py) and stored later; the patient is told it was received either way.
+Nothing medical is asked.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from actions.booking_fields import (
 )
 from actions.texting import texting_phone
 from bot.bookings.model import BookingRequest, new_reference
-from bot.bookings.notify import deliver_pending, notifiers_from_env
+from bot.bookings.notify import Notifier, notifiers_from_env
+from bot.bookings.retry import retry_bookings
+from bot.bookings.spool import BookingSpool
 from bot.bookings.store import BookingStore
 from bot.clinic import load_clinic_settings
+from bot.log_privacy import error_summary
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +70,11 @@ READ_BACK_LABEL = re.compile(
 def booking_store() -> BookingStore:
     """Built on first use, not at import (the action server imports every module at start)."""
     return BookingStore.from_url()
+
+
+@lru_cache(maxsize=1)
+def booking_spool() -> BookingSpool:
+    return BookingSpool.from_env()
 
 
 class ValidateBookingForm(FormValidationAction):
@@ -263,7 +273,12 @@ class ActionCancelBooking(Action):
 
 
 class ActionSubmitBooking(Action):
-    """Stores the request exactly once and tells the patient what happens next."""
+    """Stores the request exactly once and tells the patient what happens next.
+
+    Never raises (an exception here would leave the patient with "technical trouble" and the
+    conversation stuck): a database that cannot take the request puts it in the spool, and
+    anything else ends the booking with the clinic's phone number.
+    """
 
     def name(self) -> str:
         return "action_submit_booking"
@@ -271,9 +286,21 @@ class ActionSubmitBooking(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
+        try:
+            return await self._submit(dispatcher, tracker)
+        except Exception as error:
+            logger.error("Submitting a booking request failed (%s)", error_summary(error))
+            dispatcher.utter_message(
+                text=f"Sorry, something went wrong and your request was not sent. Please call us at {_clinic_phone()} and our staff will book your visit."
+            )
+            return cleared_booking_slots()
+
+    async def _submit(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         answers = booking_answers(tracker)
         clinic = load_clinic_settings()
         notifiers = notifiers_from_env()
+        names = [n.name for n in notifiers]
+        key = idempotency_key(tracker)
         request = BookingRequest(
             reference=new_reference(),
             name=answers["booking_name"],
@@ -285,18 +312,32 @@ class ActionSubmitBooking(Action):
             channel=(tracker.get_latest_input_channel() or "unknown"),
         )
         try:
-            stored, _ = await asyncio.to_thread(
-                booking_store().add, request, idempotency_key(tracker), [n.name for n in notifiers]
+            # booking_store() in the thread too: building it the first time touches the database.
+            stored, _ = await asyncio.to_thread(lambda: booking_store().add(request, key, names))
+        except Exception as error:  # locked, down, unreachable: keep it locally, store it later
+            logger.warning(
+                "Saving a booking request failed (%s); keeping it in the spool", error_summary(error)
             )
-        except Exception:
-            logger.exception("Saving a booking request failed")
+            try:
+                kept = await asyncio.to_thread(booking_spool().keep, request, key, names)
+            except Exception as spool_error:
+                logger.error("Keeping the booking request failed too (%s)", error_summary(spool_error))
+                dispatcher.utter_message(
+                    text=f"Sorry, we could not save your request just now, so it was not sent. Please call us at {clinic.phone} and our staff will book your visit."
+                )
+                return cleared_booking_slots()
             dispatcher.utter_message(
-                text=f"Sorry, we could not save your request just now. Please call us at {clinic.phone}, or say 'yes' to try again."
+                text=(
+                    f"Thank you! We have received your request {kept.reference}; it will be sent to our staff "
+                    f"in a few minutes, so there is no need to send it again. It is a request, not a confirmed "
+                    f"appointment: our staff will call you at {kept.phone} to confirm a time. "
+                    f"Questions meanwhile? Call {clinic.phone}."
+                )
             )
-            return []
-        if notifiers:
-            # Staff notification happens in the background: the patient does not wait for SMTP.
-            asyncio.get_running_loop().run_in_executor(None, _notify_quietly, notifiers)
+            return cleared_booking_slots() + [SlotSet("last_booking_ref", kept.reference)]
+        # In the background, so the patient does not wait for SMTP: staff notifications, and any
+        # requests kept in the spool earlier (the database is evidently back).
+        asyncio.get_running_loop().run_in_executor(None, _catch_up_quietly, notifiers)
         dispatcher.utter_message(
             text=(
                 f"Thank you! Your request {stored.reference} has been sent. It is a request, not a confirmed "
@@ -305,6 +346,13 @@ class ActionSubmitBooking(Action):
             )
         )
         return cleared_booking_slots() + [SlotSet("last_booking_ref", stored.reference)]
+
+
+def _clinic_phone() -> str:
+    try:
+        return load_clinic_settings().phone
+    except Exception:  # the settings file itself may be what failed
+        return "the clinic's number"
 
 
 def idempotency_key(tracker: Tracker) -> str:
@@ -322,8 +370,8 @@ def idempotency_key(tracker: Tracker) -> str:
     return f"{tracker.sender_id}/{summary_time}"
 
 
-def _notify_quietly(notifiers) -> None:
+def _catch_up_quietly(notifiers: List[Notifier]) -> None:
     try:
-        deliver_pending(booking_store(), notifiers)
-    except Exception:
-        logger.exception("Delivering staff notifications failed; they stay pending")
+        retry_bookings(booking_store(), booking_spool(), notifiers)
+    except Exception as error:
+        logger.error("Booking catch-up failed (%s); 'bookings retry' will pick it up", error_summary(error))

@@ -9,9 +9,14 @@ import sys
 from datetime import datetime, timezone
 from typing import List, TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.bookings.model import BookingRequest
-from bot.bookings.notify import deliver_pending, notifiers_from_env
+from bot.bookings.notify import notifiers_from_env
+from bot.bookings.retry import retry_bookings
+from bot.bookings.spool import BookingSpool
 from bot.bookings.store import BookingStore
+from bot.log_privacy import error_summary
 
 EXPORT_FIELDS = [
     "reference", "created_at", "name", "phone", "email", "preferred_time", "interest", "consent", "channel",
@@ -39,15 +44,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         sub.add_argument("--since", type=parse_since, help="only requests from this date on (YYYY-MM-DD)")
         if name == "export":
             sub.add_argument("--format", choices=["csv", "json"], default="csv")
-    actions.add_parser("retry", help="send staff notifications that are still pending")
+    actions.add_parser(
+        "retry", help="store requests kept while the database was down, send notifications still pending"
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    store = BookingStore.from_url()
     if args.bookings_command == "retry":
-        counts = deliver_pending(store, notifiers_from_env())
-        print(f"sent {counts['sent']}, still pending {counts['failed']}", file=out)
-        return 0 if counts["failed"] == 0 else 1
+        return retry(out)
+    store = BookingStore.from_url()
     requests = store.list(since=args.since)
     if args.bookings_command == "list":
         print_table(requests, out)
@@ -57,6 +62,26 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         json.dump([export_row(r) for r in requests], out, indent=2)
         out.write("\n")
     return 0
+
+
+def retry(out: TextIO) -> int:
+    """Exit status 0 when nothing is left waiting, 1 otherwise (cron can alert on it)."""
+    spool = BookingSpool.from_env()
+    try:
+        report = retry_bookings(BookingStore.from_url(), spool, notifiers_from_env())
+    except SQLAlchemyError as error:
+        print(
+            f"The booking database is unavailable ({error_summary(error)}); "
+            f"{len(spool)} request(s) stay kept in {spool.directory}",
+            file=out,
+        )
+        return 1
+    print(
+        f"stored {report.spool.stored} kept request(s), {report.spool.waiting} still kept; "
+        f"sent {report.sent}, still pending {report.failed}",
+        file=out,
+    )
+    return 0 if report.all_done else 1
 
 
 def export_row(request: BookingRequest) -> dict:

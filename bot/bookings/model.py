@@ -18,6 +18,7 @@ def new_reference() -> str:
 
 class NotificationStatus:
     PENDING = "pending"
+    SENDING = "sending"  # claimed by one deliverer (bot/bookings/store.py claim_next_notification)
     SENT = "sent"
 
 

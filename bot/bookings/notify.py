@@ -113,22 +113,29 @@ def notifiers_from_env(environ: Dict[str, str] | None = None) -> List[Notifier]:
 
 
 def deliver_pending(store: BookingStore, notifiers: List[Notifier]) -> Dict[str, int]:
-    """Tries every pending notification once; returns counts of 'sent' and 'failed'."""
+    """Tries every pending notification once; returns counts of 'sent' and 'failed'.
+
+    Safe to run in several threads or processes at once: each notification is claimed before it
+    is sent (BookingStore.claim_next_notification), so only one of them sends it. Notifications
+    for a notifier that is no longer configured stay pending for staff to see.
+    """
     by_name = {notifier.name: notifier for notifier in notifiers}
     counts = {"sent": 0, "failed": 0}
-    for pending in store.pending_notifications():
-        notifier = by_name.get(pending.notifier)
-        if notifier is None:
-            continue  # that notifier is no longer configured; keep it pending for staff to see
+    last_id = 0  # walk forward: a notification that failed in this run is not retried in it
+    while (claimed := store.claim_next_notification(by_name, after_id=last_id)) is not None:
+        last_id = claimed.id
         try:
-            notifier.send(pending.request)
-        except Exception as error:  # any failure: keep it pending, record why
-            store.mark_failed(pending.id, f"{type(error).__name__}: {error}")
+            by_name[claimed.notifier].send(claimed.request)
+        except Exception as error:  # any failure: back to pending, record why
+            store.mark_failed(claimed.id, f"{type(error).__name__}: {error}")
             logger.warning(
-                "Notifying %s about %s failed; will retry", pending.notifier, pending.request.reference
+                "Notifying %s about %s failed (%s); will retry",
+                claimed.notifier,
+                claimed.request.reference,
+                type(error).__name__,
             )
             counts["failed"] += 1
         else:
-            store.mark_sent(pending.id)
+            store.mark_sent(claimed.id)
             counts["sent"] += 1
     return counts

@@ -5,14 +5,17 @@
   click or a replayed message finds the stored request instead of adding a second one.
 - A request and its pending notifications (one row per notifier: an outbox) are written in one
   transaction: all or nothing.
+- A notification is claimed (pending -> sending) before it is sent, so two deliverers running at
+  once (a submit's background delivery and `bookings retry`) never both send it; a claim left by
+  a deliverer that died mid-send goes stale and is taken over (STALE_CLAIM_AFTER).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, List, Optional, Tuple
+from datetime import datetime, timedelta, timezone
+from typing import Collection, Iterable, List, Optional, Tuple
 
 from sqlalchemy import (
     Boolean,
@@ -25,18 +28,28 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     func,
+    inspect,
+    or_,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from bot.bookings.model import BookingRequest, NotificationStatus
 from bot.database import create_database_engine
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: booking_notifications.claimed_at (claims before sending)
+
+# Sending takes seconds (10 s timeout per SMTP/HTTP step); a claim this old belongs to a
+# deliverer that died, and another may take it over. Too short would risk a double send.
+STALE_CLAIM_AFTER = timedelta(minutes=5)
+# SQLite has no row locks: a claimer that loses the race for one row tries the next of these.
+SQLITE_CLAIM_CANDIDATES = 20
 
 metadata = MetaData()
 
@@ -66,6 +79,7 @@ booking_notifications = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_at", DateTime(timezone=True)),  # when status became 'sending'
     UniqueConstraint("reference", "notifier"),
 )
 
@@ -81,16 +95,42 @@ class PendingNotification:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Creates missing tables and records the schema version (later versions migrate here)."""
+    """Creates missing tables, migrates older schemas and records the schema version."""
     metadata.create_all(engine)
     with engine.begin() as connection:
         current = connection.execute(select(func.max(schema_versions.c.version))).scalar()
         if current is None:
             connection.execute(schema_versions.insert().values(version=SCHEMA_VERSION))
-        elif current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"booking database schema v{current} is newer than this code (v{SCHEMA_VERSION})"
-            )
+            return
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(f"booking database schema v{current} is newer than this code (v{SCHEMA_VERSION})")
+    if current < 2:
+        _add_column(engine, booking_notifications.name, booking_notifications.c.claimed_at)
+    if current < SCHEMA_VERSION:
+        with engine.begin() as connection:
+            connection.execute(schema_versions.insert().values(version=SCHEMA_VERSION))
+        logger.info("Booking database migrated from schema v%s to v%s", current, SCHEMA_VERSION)
+
+
+def _add_column(engine: Engine, table: str, column: Column) -> None:
+    """ALTER TABLE ... ADD COLUMN, tolerating another process that added it at the same moment."""
+    if column.name in _column_names(engine, table):
+        return
+    column_type = column.type.compile(dialect=engine.dialect)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {column_type}"))
+    except (OperationalError, ProgrammingError):
+        if column.name not in _column_names(engine, table):
+            raise
+
+
+def _column_names(engine: Engine, table: str) -> set:
+    return {column["name"] for column in inspect(engine).get_columns(table)}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class BookingStore:
@@ -158,35 +198,80 @@ class BookingStore:
         return [_to_request(row, _status(row["reference"], pending)) for row in rows]
 
     def pending_notifications(self) -> List[PendingNotification]:
+        """Every notification not delivered yet (waiting, or being sent right now)."""
         query = (
-            select(booking_notifications, booking_requests)
-            .join(booking_requests, booking_requests.c.reference == booking_notifications.c.reference)
-            .where(booking_notifications.c.status == NotificationStatus.PENDING)
+            _notification_query()
+            .where(booking_notifications.c.status != NotificationStatus.SENT)
             .order_by(booking_notifications.c.id)
         )
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        return [
-            PendingNotification(
-                id=row[booking_notifications.c.id],
-                notifier=row["notifier"],
-                attempts=row["attempts"],
-                request=_to_request(row, NotificationStatus.PENDING),
+        return [_to_pending(row) for row in rows]
+
+    def claim_next_notification(
+        self, notifiers: Collection[str], after_id: int = 0, now: Optional[datetime] = None
+    ) -> Optional[PendingNotification]:
+        """Claims the next notification (id > after_id) for one of these notifiers, or None.
+
+        Claimed means status 'sending': no other deliverer will take it unless the claim goes
+        stale. PostgreSQL: the candidate row is locked with FOR UPDATE SKIP LOCKED, so concurrent
+        claimers pass over it instead of waiting. SQLite (no row locks): the UPDATE is conditional
+        on the row still being claimable, and a rowcount of 0 means another claimer won it.
+        """
+        if not notifiers:
+            return None
+        now = now or _now()
+        columns = booking_notifications.c
+        claimable = and_(
+            columns.notifier.in_(list(notifiers)),
+            or_(
+                columns.status == NotificationStatus.PENDING,
+                and_(
+                    columns.status == NotificationStatus.SENDING, columns.claimed_at < now - STALE_CLAIM_AFTER
+                ),
+            ),
+        )
+        with self._engine.begin() as connection:
+            row_locks = connection.dialect.name == "postgresql"
+            candidates = (
+                connection.execute(
+                    select(columns.id)
+                    .where(claimable, columns.id > after_id)
+                    .order_by(columns.id)
+                    .limit(1 if row_locks else SQLITE_CLAIM_CANDIDATES)
+                    .with_for_update(skip_locked=True)  # rendered on PostgreSQL, ignored by SQLite
+                )
+                .scalars()
+                .all()
             )
-            for row in rows
-        ]
+            for candidate in candidates:
+                claimed = connection.execute(
+                    booking_notifications.update()
+                    .where(columns.id == candidate, claimable)
+                    .values(status=NotificationStatus.SENDING, claimed_at=now)
+                ).rowcount
+                if claimed == 1:
+                    row = connection.execute(_notification_query().where(columns.id == candidate))
+                    return _to_pending(row.mappings().one())
+        return None
 
     def mark_sent(self, notification_id: int) -> None:
         self._update_notification(
             notification_id,
             status=NotificationStatus.SENT,
-            sent_at=datetime.now(timezone.utc),
+            sent_at=_now(),
+            claimed_at=None,
             last_error=None,
         )
 
     def mark_failed(self, notification_id: int, error: str) -> None:
+        """Back to pending (a later run retries it), with one more attempt and the reason."""
         self._update_notification(
-            notification_id, attempts=booking_notifications.c.attempts + 1, last_error=error[:2000]
+            notification_id,
+            status=NotificationStatus.PENDING,
+            claimed_at=None,
+            attempts=booking_notifications.c.attempts + 1,
+            last_error=error[:2000],
         )
 
     def _update_notification(self, notification_id: int, **values: object) -> None:
@@ -213,7 +298,7 @@ class BookingStore:
             return set()
         query = (
             select(booking_notifications.c.reference)
-            .where(booking_notifications.c.status == NotificationStatus.PENDING)
+            .where(booking_notifications.c.status != NotificationStatus.SENT)
             .where(booking_notifications.c.reference.in_(references))
             .distinct()
         )
@@ -223,6 +308,25 @@ class BookingStore:
 def _status(reference: str, pending: set) -> str:
     """'pending' while any notification of the request is undelivered, else 'sent'."""
     return NotificationStatus.PENDING if reference in pending else NotificationStatus.SENT
+
+
+def _notification_query():
+    """A notification with its request (columns named apart: both tables have id and reference)."""
+    return select(
+        booking_notifications.c.id.label("notification_id"),
+        booking_notifications.c.notifier,
+        booking_notifications.c.attempts,
+        *booking_requests.c,
+    ).join(booking_requests, booking_requests.c.reference == booking_notifications.c.reference)
+
+
+def _to_pending(row) -> PendingNotification:
+    return PendingNotification(
+        id=row["notification_id"],
+        notifier=row["notifier"],
+        attempts=row["attempts"],
+        request=_to_request(row, NotificationStatus.PENDING),
+    )
 
 
 def _to_request(row, notification_status: str) -> BookingRequest:
