@@ -1,6 +1,6 @@
-"""Booking requests and hand-off to a person: the clinic's contact details from clinic.yml.
+"""Hand-off to a person: the clinic's contact details from clinic.yml.
 
-Until the booking form exists, a booking request gets the phone number and booking link.
+Booking requests go to the booking form (actions/booking.py); only "talk to a person" comes here.
 """
 
 from __future__ import annotations
@@ -25,10 +25,7 @@ class ActionShareContact(Action):
         domain: Dict[str, Any],
     ) -> List[Dict[str, Any]]:
         clinic = load_clinic_settings()
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if intent == "human_handoff":
-            opening = "Our team will be glad to help you in person."
-        else:
-            opening = "Great! Our staff will set up your visit and answer your questions."
-        dispatcher.utter_message(text=f"{opening}\n{clinic.contact_text()}")
+        dispatcher.utter_message(
+            text=f"Our team will be glad to help you in person.\n{clinic.contact_text()}"
+        )
         return [SlotSet("booking_offered", False)]

@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | shell | build-spacy | bookings | staff."""
+"""Command line: python -m bot run | shell | build-spacy | bookings | staff | privacy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import sys
 
 from bot import PROJECT_ROOT
 from bot.bookings import cli as bookings_cli
+from bot.env_file import load_env_file
+from bot.privacy import cli as privacy_cli
 from bot.staff import cli as staff_cli
 
 
@@ -38,11 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("build-spacy", help="build the offline spaCy pipeline")
     bookings_cli.add_parser(commands)
     staff_cli.add_parser(commands)
+    privacy_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    load_env_file()
     if args.command == "bookings":
         return bookings_cli.run(args)
     if args.command == "staff":
         return staff_cli.run(args)
+    if args.command == "privacy":
+        return privacy_cli.run(args)
     if args.command == "run":
         from bot.launcher import run_forever
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 
 from sanic import Sanic, response
 from sanic.request import Request
@@ -37,9 +38,18 @@ def create_action_app(settings: RuntimeSettings) -> Sanic:
 
 
 def main() -> None:
+    from bot.env_file import load_env_file
+    from bot.log_privacy import install_pii_log_filter
+
+    os.umask(0o077)  # the booking spool and SQLite files hold contact details
+    load_env_file()
     settings = load_runtime_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s actions %(levelname)s %(message)s")
+    install_pii_log_filter()
     app = create_action_app(settings)
+    from bot.bookings.retry import register_booking_retry
+
+    register_booking_retry(app)  # stores requests kept while the database was down
     logger.info(
         "Action server listening on http://%s:%s",
         settings.action_host,

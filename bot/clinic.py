@@ -134,3 +134,13 @@ _cache = _SettingsCache()
 def load_clinic_settings() -> ClinicSettings:
     """The current clinic settings (cached; re-read when the file changes)."""
     return _cache.get()
+
+
+def clinic_settings_or_none() -> Optional[ClinicSettings]:
+    """The settings for texts that must go out anyway (apologies, HELP, the widget's config):
+    None, logged, if clinic.yml cannot be read; callers then leave the phone out."""
+    try:
+        return _cache.get()
+    except Exception:
+        logger.exception("clinic.yml could not be read")
+        return None

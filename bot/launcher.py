@@ -1,4 +1,9 @@
-"""Starts the action server and the Rasa server together; one Ctrl-C stops both.
+"""Starts the action server and the Rasa server together, restarts either if it crashes, and
+stops both on one Ctrl-C.
+
+A crashed server is restarted with backoff (1 s, 2 s, 4 s ... up to a minute) instead of taking
+the other down: while the action server is away, the Rasa server still answers FAQs and
+emergencies, and `/health` says "degraded".
 
 Also used by the end-to-end tests and the benchmark, which start the real servers on free
 loopback ports (`Servers` is a context manager).
@@ -11,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,19 +25,16 @@ from pathlib import Path
 from typing import Optional
 
 from bot import PROJECT_ROOT
-from bot.settings import RuntimeSettings, load_runtime_settings
+from bot.settings import OPTIONAL_CHANNEL_VARIABLES, RuntimeSettings, load_runtime_settings
 
 logger = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 300
-OPTIONAL_CHANNEL_VARIABLES = (
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_SMS_NUMBER",
-    "TWILIO_WHATSAPP_NUMBER",
-    "PUBLIC_BASE_URL",
-)
 STOP_TIMEOUT_SECONDS = 20
+FIRST_RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 60.0
+# A process that ran this long before crashing is restarted after the first delay again.
+STABLE_AFTER_SECONDS = 120.0
 
 
 class ServerFailed(RuntimeError):
@@ -45,6 +48,13 @@ class Servers:
         self.settings = settings
         self._log_dir = log_dir
         self._processes: dict[str, subprocess.Popen] = {}
+        self._commands: dict[str, list[str]] = {}
+        self._started_at: dict[str, float] = {}
+        self._restart_delay: dict[str, float] = {}
+        self._restart_due: dict[str, float] = {}
+        self.restarts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._supervising: Optional[threading.Event] = None
 
     @property
     def demo_url(self) -> str:
@@ -59,20 +69,8 @@ class Servers:
             raise ServerFailed(f"No trained model at {self.settings.model_path}; run `make train` first.")
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         self.start_action_server()
-        rasa_command = [
-            sys.executable, "-m", "rasa", "run",
-            "--model", str(self.settings.model_path),
-            "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
-            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-            "--interface", self.settings.bot_host,
-            "--port", str(self.settings.bot_port),
-            # The HTTP API, for the staff tools' model swap (PUT /model); every call needs a JWT
-            # signed with api_secret (a Bearer header: --auth-token would land in access logs).
-            "--enable-api", "--jwt-secret", self.settings.api_secret, "--jwt-method", "HS256",
-        ]  # fmt: skip
-        if self.settings.cors_origins:
-            rasa_command += ["--cors", *self.settings.cors_origins]
-        self._spawn("rasa", rasa_command, self.environment())
+        # bot.server builds Rasa's app itself: the JWT secret stays out of argv (visible in `ps`).
+        self._spawn("rasa", [sys.executable, "-m", "bot.server"], self.environment())
 
     def start_action_server(self) -> None:
         self._spawn("actions", [sys.executable, "-m", "bot.action_server"], self.environment())
@@ -111,14 +109,54 @@ class Servers:
             time.sleep(0.5)
         return time.monotonic() - started
 
-    def exited(self) -> Optional[str]:
-        """The name of a server that has stopped on its own, if any."""
-        for name, process in self._processes.items():
-            if process.poll() is not None:
-                return name
-        return None
+    def supervise(self, now: Optional[float] = None) -> list[str]:
+        """Restarts servers that stopped on their own, each after its backoff delay; returns the
+        names restarted by this call. Call it regularly (run_forever, supervise_in_background)."""
+        now = time.monotonic() if now is None else now
+        restarted = []
+        with self._lock:
+            for name, process in list(self._processes.items()):
+                if process.poll() is None:
+                    continue
+                if name not in self._restart_due:
+                    ran_for = now - self._started_at.get(name, now)
+                    delay = self._restart_delay.get(name, 0.0)
+                    delay = (
+                        FIRST_RESTART_DELAY_SECONDS if ran_for > STABLE_AFTER_SECONDS or not delay else delay
+                    )
+                    self._restart_due[name] = now + delay
+                    self._restart_delay[name] = min(delay * 2, MAX_RESTART_DELAY_SECONDS)
+                    logger.warning(
+                        "The %s server exited with code %s; restarting in %.0f s.",
+                        name,
+                        process.returncode,
+                        delay,
+                    )
+                if now >= self._restart_due[name]:
+                    del self._restart_due[name]
+                    self._spawn(name, self._commands[name], self.environment())
+                    self._started_at[name] = now
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    restarted.append(name)
+        return restarted
+
+    def supervise_in_background(self, interval: float = 0.5) -> None:
+        """Supervision on a daemon thread (tests); stop() ends it."""
+        stopping = self._supervising = threading.Event()
+
+        def loop() -> None:
+            while not stopping.wait(interval):
+                self.supervise()
+
+        threading.Thread(target=loop, name="supervisor", daemon=True).start()
 
     def stop(self) -> None:
+        if self._supervising is not None:
+            self._supervising.set()
+        with self._lock:
+            self._stop_processes()
+
+    def _stop_processes(self) -> None:
         for process in self._processes.values():
             if process.poll() is None:
                 process.terminate()
@@ -147,6 +185,8 @@ class Servers:
         self.stop()
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self._commands[name] = command
+        self._started_at[name] = time.monotonic()
         output = None
         if self._log_dir is not None:
             self._log_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +197,8 @@ class Servers:
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
+            # Databases, spool and logs hold health messages and contact details: owner only.
+            umask=0o077,
         )
 
     @staticmethod
@@ -198,18 +240,14 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
             f"  REST channel: POST {servers.rest_url}\n"
             f"  try: curl -s -X POST {servers.rest_url} -H 'Content-Type: application/json' "
             '-d \'{"sender": "me", "message": "What is PRP?"}\'\n'
+            f"  health: {servers.demo_url}health\n"
             f"  conversations are kept in {settings.tracker_db}\n"
-            "Press Ctrl-C to stop both servers.\n",
+            "A server that crashes is restarted. Press Ctrl-C to stop both servers.\n",
             flush=True,
         )
         while not stopping:
-            crashed = servers.exited()
-            if crashed:
-                print(
-                    f"The {crashed} server stopped unexpectedly; stopping the other one.",
-                    flush=True,
-                )
-                return 1
+            for name in servers.supervise():
+                print(f"Restarted the {name} server after it stopped unexpectedly.", flush=True)
             time.sleep(0.5)
         print("Stopping...", flush=True)
         return 0

@@ -10,6 +10,15 @@ from urllib.parse import urlsplit
 
 from bot import PROJECT_ROOT
 
+# credentials.yml names these; Rasa refuses an unset ${VAR}, and "" turns a channel off.
+OPTIONAL_CHANNEL_VARIABLES = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_SMS_NUMBER",
+    "TWILIO_WHATSAPP_NUMBER",
+    "PUBLIC_BASE_URL",
+)
+
 
 @dataclass(frozen=True)
 class RuntimeSettings:
@@ -26,8 +35,9 @@ class RuntimeSettings:
     log_level: str
 
     def rasa_environment(self) -> dict[str, str]:
-        """Variables that endpoints.yml expands (Rasa expands one ${VAR} per value)."""
+        """Variables that endpoints.yml and credentials.yml expand (one ${VAR} per value)."""
         return {
+            **{name: os.environ.get(name, "") for name in OPTIONAL_CHANNEL_VARIABLES},
             "ACTION_SERVER_URL": f"http://{self.action_host}:{self.action_port}/webhook",
             "ACTION_HOST": self.action_host,
             "ACTION_PORT": str(self.action_port),

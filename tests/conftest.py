@@ -20,6 +20,15 @@ MODEL_PATH = PROJECT_ROOT / "models" / "facet-assistant.tar.gz"
 SPACY_PATH = PROJECT_ROOT / "build" / "spacy" / "en_facet_clinic"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_booking_spool(tmp_path_factory):
+    """No test (nor the servers it starts, which inherit the environment) writes to or drains the
+    project's own var/booking-spool."""
+    os.environ["BOOKING_SPOOL_DIR"] = str(tmp_path_factory.mktemp("booking-spool"))
+    yield
+    os.environ.pop("BOOKING_SPOOL_DIR", None)
+
+
 @pytest.fixture(scope="session")
 def spacy_nlp():
     import spacy
