@@ -64,7 +64,10 @@ MAX_BODY_CHARS = 1600  # Twilio's own limit for one inbound message
 REPLY_DEADLINE_SECONDS = 11.0
 
 EMPTY_MESSAGE_REPLY = "I can only read text messages. Please text your question, for example: What is PRP?"
-TOO_LONG_REPLY = "Your message is a bit long for me. Please send your question in a shorter message."
+TOO_LONG_REPLY = (
+    "Your message is a bit long for me. Please send your question in a shorter message. "
+    "If this is an emergency, call 911."
+)
 RESUBSCRIBED_REPLY = (
     "You will get replies from the clinic assistant again. Reply STOP to stop, HELP for help."
 )

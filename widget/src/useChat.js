@@ -7,7 +7,7 @@ import { toPlainText } from './format.jsx';
 export const GREET_MESSAGE = '/greet';
 
 export function unreachableNotice(phone) {
-  return `Sorry, I can't reach the clinic assistant right now. Please call the clinic at ${phone}, or try again.`;
+  return `Sorry, I can't reach the clinic assistant right now. If this is an emergency, call 911. Otherwise please call the clinic at ${phone}, or try again.`;
 }
 
 export function badRequestNotice(serverMessage) {

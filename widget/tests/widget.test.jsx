@@ -228,7 +228,7 @@ describe('chat widget', () => {
 
     const notice = $('chat-error');
     expect(notice.textContent).toBe(
-      "Sorry, I can't reach the clinic assistant right now. Please call the clinic at +1 555 0100, or try again.",
+      "Sorry, I can't reach the clinic assistant right now. If this is an emergency, call 911. Otherwise please call the clinic at +1 555 0100, or try again.",
     );
     expect($$('user-message')).toHaveLength(0);
     expect($('chat-input').value).toBe('Do you treat sciatica?');
