@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from bot import PROJECT_ROOT
+from bot.privacy.files import ensure_private_file
 from bot.settings import OPTIONAL_CHANNEL_VARIABLES, RuntimeSettings, load_runtime_settings
 
 logger = logging.getLogger(__name__)
@@ -190,16 +191,21 @@ class Servers:
         output = None
         if self._log_dir is not None:
             self._log_dir.mkdir(parents=True, exist_ok=True)
-            output = open(self._log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self._processes[name] = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            # Databases, spool and logs hold health messages and contact details: owner only.
-            umask=0o077,
-        )
+            # Owner-only, like everything the servers write; the child keeps its own copy.
+            output = open(ensure_private_file(self._log_dir / f"{name}.log"), "ab")  # noqa: SIM115
+        try:
+            self._processes[name] = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                # Databases, spool and logs hold health messages and contact details: owner only.
+                umask=0o077,
+            )
+        finally:
+            if output is not None:
+                output.close()
 
     @staticmethod
     def _client_host(host: str) -> str:

@@ -498,7 +498,7 @@ def test_no_contact_details_in_any_log_after_every_flow(world):
         assert secret not in logs, f"{secret!r} is in the logs"
 
 
-def test_databases_are_readable_by_their_owner_only(world):
+def test_databases_and_logs_are_readable_by_their_owner_only(world):
     tmp = world["tmp"]
-    for name in ("tracker.db", "clinic.db"):
+    for name in ("tracker.db", "clinic.db", "logs/rasa.log", "logs/actions.log"):
         assert (tmp / name).stat().st_mode & 0o777 == 0o600, name
