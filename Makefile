@@ -32,7 +32,7 @@ $(SETUP_STAMP): requirements.txt requirements.lock
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	touch $@
 
-$(SPACY_MODEL): $(SETUP_STAMP) bot/nlu/spacy_pipeline.py bot/nlu/red_flags.yml bot/nlu/red_flag_matcher.py
+$(SPACY_MODEL): $(SETUP_STAMP) bot/nlu/spacy_pipeline.py bot/nlu/red_flags.yml bot/nlu/red_flag_rules.py bot/nlu/word_normal.py
 	$(PY) -m bot.nlu.spacy_pipeline
 
 # The widget needs Node.js; without it the bot still runs (REST, SMS) and / says how to build it.
@@ -74,6 +74,7 @@ crossval: setup ## 5-fold cross-validation of the pipelines compared in docs/dec
 
 bench: setup train ## latency, throughput, memory, training and start-up time -> docs/performance.md
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_red_flags.py
 
 clean: ## remove models, build outputs and results (keeps .venv and var/tracker.db)
 	rm -rf models build var/results

@@ -136,5 +136,101 @@ def test_edit_distance_at_most_one(a, b, expected):
 
 def test_real_words_near_keywords_are_not_corrected(spacy_nlp):
     known = spacy_nlp.vocab.lookups.get_table(KNOWN_WORDS_TABLE)
-    assert "never" in known and "fewer" in known
+    assert "fewer" in known and "lever" in known and "cancel" in known
     assert "grion" not in known
+    # a misspelling common on the web is still a misspelling: frequency alone does not protect it
+    assert "controll" not in known
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I never had back pain like this before my injection, what next?",  # never/fever
+        "can I cancel my appointment for the back injection?",  # cancel/cancer
+        "I fell off a step ladder years ago",  # ladder/bladder, and an old fall
+    ],
+)
+def test_real_words_stay_themselves(matcher, spacy_nlp, text):
+    assert flags_in(matcher, spacy_nlp, text) == set()
+
+
+@pytest.mark.parametrize(
+    "text, flag",
+    [
+        ("I suddenly cant controll my bladder", "bladder_bowel"),  # frequent misspelling
+        ("chest pian and sweating", "chest_or_breathing"),  # swapped letters in a short word
+        ("its an emergancy", "emergency_statement"),
+        ("HELPPP my dad collapsed", "unresponsive_or_seizure"),
+        ("MY LEGS ARE GIVING OUT", "leg_weakness"),  # capitals, whatever the doc's lemmas say
+        ("necesito una ambulancia", "emergency_statement"),
+        ("tengo fiebre desde la inyeccion", "fever_with_back_pain"),  # no accent
+        ("tengo fiebre desde la inyección", "fever_with_back_pain"),
+        ("no pude orinar en todo el día", "bladder_bowel"),  # Spanish forms meet the rule's lemma
+        ("se me durmieron las piernas", "leg_weakness"),
+        ("estoy sangrando mucho", "heavy_bleeding"),
+        ("me tomé demasiadas pastillas", "overdose"),
+        ("took 10 of my oxycodone", "overdose"),
+        ("quiero desaparecer", "self_harm"),
+        ("ya no aguanto mas", "self_harm"),
+    ],
+)
+def test_spelling_accents_case_and_spanish_forms(matcher, spacy_nlp, text, flag):
+    assert flag in set_of_all_flags(matcher, text)
+
+
+def set_of_all_flags(matcher: RedFlagMatcher, text: str) -> set[str]:
+    """Flags from the original casing: the matcher must not depend on the caller lowercasing."""
+    import spacy
+
+    tokens = [token.text for token in spacy.blank("en").tokenizer(text)]
+    return {flag.flag for flag in matcher.find_in_words(tokens) if not flag.negated}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what should I do if I get a fever after the injection?",  # hypothetical
+        "can I get my epidural if I had a cold with fever last month?",  # "if" reaches further
+        "debo cancelar la inyeccion si tengo fiebre?",
+        "qué hago si se me pone roja la zona de la inyección?",
+        "is fever a side effect of PRP?",  # general question, nobody's symptom
+        "can PRP cause a headache?",
+        "how long will my leg feel numb after the nerve block?",  # about the expected course
+        "can the RFA make my leg numb for a few days?",  # about a treatment in general
+        "I've been taking 800mg ibuprofen for months",  # a dose, not a count of pills
+        "this is not an emergency, when can I book?",
+        "no es una emergencia, solo quiero una cita",
+        "I'm dying to know the price",
+        "quiero morirme de la risa con ese video",
+        "se me cae el pelo con los medicamentos?",
+        "I fell in love with this clinic",
+        "I fell asleep on the couch and my neck is stiff",
+    ],
+)
+def test_hypotheticals_general_questions_and_idioms_do_not_fire(matcher, spacy_nlp, text):
+    assert flags_in(matcher, spacy_nlp, text) == set()
+
+
+def test_si_with_a_comma_is_a_yes_not_an_if(matcher, spacy_nlp):
+    assert "fever_with_back_pain" in flags_in(matcher, spacy_nlp, "sí, tengo fiebre desde la epidural")
+    assert "fever_with_back_pain" in flags_in(matcher, spacy_nlp, "si, tengo fiebre desde la epidural")
+
+
+def test_general_question_still_fires_when_a_patient_tells_their_symptom(matcher, spacy_nlp):
+    assert "fever_with_back_pain" in flags_in(
+        matcher, spacy_nlp, "is fever a side effect of PRP? I have 101 since my injection"
+    )
+
+
+def test_a_negation_of_another_verb_does_not_hide_the_symptom(matcher, spacy_nlp):
+    assert "leg_weakness" in flags_in(matcher, spacy_nlp, "I don't know what's happening, my legs are numb")
+    assert "chest_or_breathing" in flags_in(matcher, spacy_nlp, "i can't sleep and my chest hurts")
+
+
+def test_groups_and_sentinels_expand():
+    pattern = phrase_to_pattern("^ help $")
+    assert pattern[0] == {"LOWER": "<s>"} or pattern[0]["LEMMA"]["IN"] == ["<s>"]
+    rules = load_rules()
+    overdose = next(rule for rule in rules if rule.name == "overdose")
+    assert any("oxycodone" in phrase for phrase in overdose.phrases)  # "@meds" expanded
+    assert not any("@" in phrase for rule in rules for phrase in rule.phrases)

@@ -54,8 +54,9 @@ def test_negated_red_flag_keeps_the_classifier_intent(spacy_model):
 
 
 def test_classifier_emergency_is_never_lowered(spacy_model):
+    # no rule matches this text (the rules now catch "something feels very wrong, please help")
     msg = message(
-        "something feels very wrong please help",
+        "something feels off and I am not sure what it is",
         intent=EMERGENCY_INTENT,
         confidence=0.7,
     )
@@ -67,3 +68,20 @@ def test_empty_text_is_skipped(spacy_model):
     msg = Message(data={"text": ""})
     RedFlagDetector().process([msg], spacy_model)
     assert msg.get("intent") is None
+
+
+@pytest.mark.parametrize(
+    "text, flag",
+    [
+        ("I just want to disappear, nobody would notice", "self_harm"),
+        ("ES UNA EMERGENCIA", "emergency_statement"),
+        ("throat swelling and hives after the shot", "allergic_reaction"),
+    ],
+)
+def test_component_reports_the_kind_of_flag(spacy_model, text, flag):
+    # SpacyNLP makes the doc from lowercased text (case_sensitive: false); the flags are the same
+    # either way, and the kind lets the dialogue pick, e.g., the crisis-line wording for self_harm.
+    msg = message(text)
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent")["name"] == EMERGENCY_INTENT
+    assert flag in msg.get("red_flags")
