@@ -18,6 +18,7 @@ from bot.evaluation import score  # noqa: E402
 SETS = {
     "held-out (gated)": ROOT / "tests" / "nlu_heldout.yml",
     "blind (report only)": ROOT / "tests" / "nlu_blind.yml",
+    "real-style blind (report only)": ROOT / "tests" / "nlu_realstyle_blind.yml",
 }
 
 
