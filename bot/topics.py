@@ -1,13 +1,21 @@
-"""The FAQ topic catalogue (bot/topics.yml): a title and a canonical question per topic."""
+"""The FAQ topic catalogue (bot/topics.yml): a title and a canonical question per topic.
+
+The file is re-read whenever it changes on disk (like clinic.yml in bot/clinic.py), so a topic
+staff add and promote gets its "did you mean" button without restarting the action server.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 import yaml
+
+logger = logging.getLogger(__name__)
 
 TOPICS_PATH = Path(__file__).with_name("topics.yml")
 
@@ -19,7 +27,49 @@ class Topic:
     question: str
 
 
-@lru_cache(maxsize=1)
-def load_topics(path: Path = TOPICS_PATH) -> Dict[str, Topic]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+def topics_path() -> Path:
+    """The catalogue staff edit: STAFF_WORKSPACE's copy when set (bot/staff/training_data.py
+    writes new topics there), else the project's."""
+    workspace = os.environ.get("STAFF_WORKSPACE")
+    return Path(workspace) / "bot" / "topics.yml" if workspace else TOPICS_PATH
+
+
+def parse_topics(text: str) -> Dict[str, Topic]:
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError("topics.yml must map topic names to a title and a question")
     return {name: Topic(name, spec["title"], spec["question"]) for name, spec in data.items()}
+
+
+class _TopicsCache:
+    """Keeps the parsed file and reloads it when its path, modification time or size change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Optional[Tuple[str, int, int]] = None
+        self._topics: Dict[str, Topic] = {}
+
+    def get(self, path: Path) -> Dict[str, Topic]:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if key != self._key:
+                try:
+                    topics = parse_topics(path.read_text(encoding="utf-8"))
+                except (ValueError, KeyError, TypeError, yaml.YAMLError):
+                    # Caught mid-write (staff tools rewrite the file in place): keep the last good
+                    # catalogue and read again next time; with none yet, there is nothing to keep.
+                    if self._key is None or self._key[0] != key[0]:
+                        raise
+                    logger.warning("%s could not be read; using the topics loaded before.", path)
+                    return self._topics
+                self._topics, self._key = topics, key
+            return self._topics
+
+
+_cache = _TopicsCache()
+
+
+def load_topics(path: Optional[Path] = None) -> Dict[str, Topic]:
+    """The current topics (cached; re-read when the file changes). `path`: another catalogue."""
+    return _cache.get(path or topics_path())

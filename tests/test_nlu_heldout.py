@@ -1,7 +1,8 @@
 """NLU quality on the held-out set (tests/nlu_heldout.yml), which training never sees.
 
 Gates: intent+topic accuracy >= 0.90 and every emergency caught. `make eval` prints the full
-report for this set and the blind one (tests/nlu_blind.yml).
+report for this set and the blind one (tests/nlu_blind.yml). The staff promotion gate
+(bot/staff/retrain.py) never accepts less than these (tests/test_retrain_gate.py checks it).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from bot import PROJECT_ROOT
 from bot.evaluation import Scores, load_nlu_examples, score
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
-BLIND = PROJECT_ROOT / "tests" / "nlu_blind.yml"
 TRAINING = PROJECT_ROOT / "data" / "nlu.yml"
 MIN_ACCURACY = 0.90
+MIN_EMERGENCY_RECALL = 1.0  # held-out emergencies
+# The emergency regression set with the trained model: measured 0.95-0.97 across retrains (the
+# classifier's share varies); docs/performance.md.
+MIN_REGRESSION_RECALL = 1.0
+MAX_REGRESSION_FALSE_ALARMS = 0.15
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +33,7 @@ def test_heldout_set_is_big_and_covers_every_intent():
     assert set(heldout) == set(load_nlu_examples(TRAINING))
 
 
-@pytest.mark.parametrize("path", [HELDOUT, BLIND], ids=["heldout", "blind"])
-def test_no_test_message_is_in_training_data(path):
-    training = {text.lower() for texts in load_nlu_examples(TRAINING).values() for text in texts}
-    leaked = [
-        text for texts in load_nlu_examples(path).values() for text in texts if text.lower() in training
-    ]
-    assert leaked == []
+# That no test sentence (or a near copy) is in training: tests/test_data_leaks.py.
 
 
 def test_intent_and_topic_accuracy(scores):
@@ -61,11 +60,10 @@ def test_emergency_regression_set_recall(emergency_cases):
     rows = [row for row in emergency_cases.rows if row[1] == "emergency"]
     missed = [text for text, _, predicted in rows if predicted != "emergency"]
     print(f"\nemergency regression set: {len(rows) - len(missed)}/{len(rows)} caught; missed: {missed}")
-    # measured 0.95-0.97 across retrains (the classifier's share varies); docs/performance.md
-    assert (len(rows) - len(missed)) / len(rows) >= 0.93
+    assert (len(rows) - len(missed)) / len(rows) >= MIN_REGRESSION_RECALL
 
 
 def test_emergency_regression_set_false_alarms(emergency_cases):
     rows = [row for row in emergency_cases.rows if row[1] == "not_emergency"]
     false_alarms = [text for text, _, predicted in rows if predicted == "emergency"]
-    assert len(false_alarms) / len(rows) <= 0.15
+    assert len(false_alarms) / len(rows) <= MAX_REGRESSION_FALSE_ALARMS

@@ -1,5 +1,7 @@
 """Retrain with a gate: train a candidate, check it and the live model on the held-out questions
-and the conversation tests, and let it go live only if nothing got worse beyond a small tolerance.
+and the conversation tests, and let it go live only if nothing got worse beyond a small tolerance
+and it clears absolute floors: CI's held-out gates, and every message of the emergency regression
+set (tests/emergency_cases.yml) caught. A live model that is already weak is no excuse.
 
 The report says why in plain words, lists per-intent/topic F1 before and after, and every test
 question whose answer changed. It is saved next to the candidate for `staff promote`.
@@ -23,6 +25,7 @@ from bot.staff.models import ModelStore
 from bot.staff.training_data import PROJECT_FILES, TrainingFiles
 
 HELD_OUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
+EMERGENCY_CASES = PROJECT_ROOT / "tests" / "emergency_cases.yml"
 STORIES = PROJECT_ROOT / "tests" / "test_stories.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
 # Tolerances: a retrain moves a few borderline questions either way; more than this is a regression.
@@ -33,6 +36,14 @@ F1_TOLERANCE = 0.10
 # a label must also lose at least 2 correct answers and a quarter of its test questions.
 MIN_LOST_ANSWERS = 2
 MIN_LOST_SHARE = 0.25
+# Absolute floors, never below CI's gates in tests/test_nlu_heldout.py (tests/test_retrain_gate.py
+# checks it), so a promoted model never fails CI. The red-flag rules alone catch every emergency of
+# the regression set (tests/test_emergency_cases.py), so a model missing one has lost something.
+MIN_HELD_OUT_ACCURACY = 0.90
+MIN_HELD_OUT_EMERGENCY_RECALL = 1.0
+MIN_REGRESSION_RECALL = 1.0
+MAX_REGRESSION_FALSE_ALARMS = 0.15
+NOT_EMERGENCY = "not_emergency"
 TRAINING_STEP = re.compile(r"Starting to train component '(\w+)'")
 
 Progress = Callable[[str], None]
@@ -48,6 +59,9 @@ class GateReport:
     f1: Dict[str, Tuple[Optional[float], Optional[float]]]
     changed: List[Dict[str, str]] = field(default_factory=list)
     stories_passed: bool = True
+    # The candidate on the emergency regression set: share of emergencies caught, of look-alikes flagged.
+    regression_recall: float = 0.0
+    regression_false_alarms: float = 0.0
     created_at: str = ""
 
     def summary(self) -> str:
@@ -55,6 +69,8 @@ class GateReport:
         lines = [f"{self.candidate}: {verdict}", *[f"  - {reason}" for reason in self.reasons]]
         lines.append(f"  held-out accuracy {self.accuracy[0]:.3f} -> {self.accuracy[1]:.3f}; "
                      f"emergencies caught {self.emergency_recall[0]:.3f} -> {self.emergency_recall[1]:.3f}")  # fmt: skip
+        lines.append(f"  emergency regression set: {self.regression_recall:.3f} caught, "
+                     f"{self.regression_false_alarms:.3f} of look-alikes flagged")  # fmt: skip
         moved = [(label, before, after) for label, (before, after) in self.f1.items() if before != after]
         for label, before, after in sorted(moved, key=lambda row: (row[2] or 0) - (row[1] or 0)):
             lines.append(f"  F1 {label}: {_f(before)} -> {_f(after)}")
@@ -82,19 +98,60 @@ def per_label_f1(scores: Scores) -> Dict[str, Tuple[Optional[float], int, int]]:
     return result
 
 
-def judge(candidate: str, live: Scores, new: Scores, stories_passed: bool) -> GateReport:
+def missed_emergencies(scores: Scores) -> List[str]:
+    return [
+        text
+        for text, expected, predicted in scores.rows
+        if expected == "emergency" and predicted != "emergency"
+    ]
+
+
+def false_alarm_rate(scores: Scores) -> float:
+    look_alikes = [predicted for _, expected, predicted in scores.rows if expected == NOT_EMERGENCY]
+    return (
+        sum(predicted == "emergency" for predicted in look_alikes) / len(look_alikes) if look_alikes else 0.0
+    )
+
+
+def _floor_reasons(live: Scores, new: Scores, regression: Scores) -> List[str]:
+    """Emergencies and accuracy: absolute floors first, then the drop against the live model."""
     reasons: List[str] = []
-    if new.emergency_recall < live.emergency_recall:
-        missed = [
-            text
-            for text, expected, predicted in new.rows
-            if expected == "emergency" and predicted != "emergency"
-        ]
-        reasons.append(f"It misses emergency messages the live model catches, e.g. {missed[0]!r}.")
-    if new.accuracy < live.accuracy - ACCURACY_TOLERANCE:
+    missed = missed_emergencies(new)
+    if missed and new.emergency_recall < max(MIN_HELD_OUT_EMERGENCY_RECALL, live.emergency_recall):
+        reasons.append(
+            f"It misses emergency messages in the test questions ({len(missed)}), e.g. {missed[0]!r}."
+        )
+    if new.accuracy < MIN_HELD_OUT_ACCURACY:
+        reasons.append(
+            f"It answers fewer test questions correctly than the minimum: {new.accuracy:.1%} with it, "
+            f"at least {MIN_HELD_OUT_ACCURACY:.0%} needed."
+        )
+    elif new.accuracy < live.accuracy - ACCURACY_TOLERANCE:
         reasons.append(
             f"It answers fewer test questions correctly: {live.accuracy:.1%} now, {new.accuracy:.1%} with it."
         )
+    regression_missed = missed_emergencies(regression)
+    if not any(expected == "emergency" for _, expected, _ in regression.rows):
+        reasons.append("The emergency regression set was not checked (no emergency messages in it).")
+    elif regression.emergency_recall < MIN_REGRESSION_RECALL:
+        reasons.append(
+            f"It misses {len(regression_missed)} of the emergency regression set's messages, "
+            f"e.g. {regression_missed[0]!r}; every one must be caught."
+        )
+    if false_alarm_rate(regression) > MAX_REGRESSION_FALSE_ALARMS:
+        reasons.append(
+            f"It mistakes too many ordinary messages for emergencies: {false_alarm_rate(regression):.1%} "
+            f"of the regression set's look-alikes, at most {MAX_REGRESSION_FALSE_ALARMS:.0%} allowed."
+        )
+    return reasons
+
+
+def judge(
+    candidate: str, live: Scores, new: Scores, stories_passed: bool, *, regression: Scores
+) -> GateReport:
+    """The gate's decision. live/new: both models on the held-out set; regression: the candidate
+    on the emergency regression set."""
+    reasons = _floor_reasons(live, new, regression)
     before, after = per_label_f1(live), per_label_f1(new)
     for label, (f1_after, correct_after, support) in sorted(after.items()):
         f1_before, correct_before, _ = before.get(label, (None, 0, 0))
@@ -107,7 +164,8 @@ def judge(candidate: str, live: Scores, new: Scores, stories_passed: bool) -> Ga
     passed = not reasons
     if passed:
         reasons.append(
-            "No test question got a worse answer beyond the tolerance, and every emergency is caught."
+            "No test question got a worse answer beyond the tolerance, every emergency is caught, "
+            "and it clears the minimum accuracy."
         )
     changed = [
         {"text": text, "expected": expected, "before": old, "after": predicted}
@@ -124,6 +182,8 @@ def judge(candidate: str, live: Scores, new: Scores, stories_passed: bool) -> Ga
         f1={label: (before.get(label, (None,))[0], after.get(label, (None,))[0]) for label in labels},
         changed=changed,
         stories_passed=stories_passed,
+        regression_recall=round(regression.emergency_recall, 4),
+        regression_false_alarms=round(false_alarm_rate(regression), 4),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 
@@ -168,9 +228,13 @@ def check_candidate(store: ModelStore, candidate: str, progress: Progress = prin
     progress("Checking the live model on the held-out questions...")
     live_scores = score(Agent.load(str(store.live)), HELD_OUT)
     progress("Checking the candidate on the held-out questions...")
-    new_scores = score(Agent.load(str(store.candidate(candidate))), HELD_OUT)
+    candidate_agent = Agent.load(str(store.candidate(candidate)))
+    new_scores = score(candidate_agent, HELD_OUT)
+    progress("Checking the candidate on the emergency regression set...")
+    regression = score(candidate_agent, EMERGENCY_CASES)
     progress("Running the conversation tests with the candidate...")
-    report = judge(candidate, live_scores, new_scores, conversation_tests_pass(store.candidate(candidate)))
+    stories_passed = conversation_tests_pass(store.candidate(candidate))
+    report = judge(candidate, live_scores, new_scores, stories_passed, regression=regression)
     store.reports_dir.mkdir(parents=True, exist_ok=True)
     store.report_path(candidate).write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
     return report

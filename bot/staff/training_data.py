@@ -30,7 +30,10 @@ WORKSPACE = Path(os.environ.get("STAFF_WORKSPACE") or PROJECT_ROOT)
 NLU_FILE = WORKSPACE / "data" / "nlu.yml"
 DOMAIN_FILE = WORKSPACE / "domain.yml"
 TOPICS_FILE = WORKSPACE / "bot" / "topics.yml"
-TEST_SETS = (PROJECT_ROOT / "tests" / "nlu_heldout.yml", PROJECT_ROOT / "tests" / "nlu_blind.yml")
+# Every test set: a message that is in one can never become a training example.
+TEST_SETS = tuple(
+    sorted([*(PROJECT_ROOT / "tests").glob("nlu_*.yml"), *(PROJECT_ROOT / "tests").glob("emergency_*.yml")])
+)
 OUT_OF_SCOPE = "out_of_scope"
 TOPIC_NAME = re.compile(r"^[a-z][a-z0-9_]{2,40}$")
 MIN_NEW_TOPIC_EXAMPLES = 5
