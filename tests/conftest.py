@@ -29,6 +29,22 @@ def private_booking_spool(tmp_path_factory):
     os.environ.pop("BOOKING_SPOOL_DIR", None)
 
 
+@pytest.fixture
+def verifications(monkeypatch) -> List[str]:
+    """Counts real password checks: wraps the real verify_password, which still does the work."""
+    calls: List[str] = []
+    from bot.staff import accounts
+
+    real = accounts.verify_password
+
+    def counted(password: str, stored: str) -> bool:
+        calls.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr(accounts, "verify_password", counted)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def spacy_nlp():
     import spacy

@@ -24,7 +24,6 @@ from rasa.core.channels.channel import register
 from sanic import Sanic
 
 from bot.channels.staff_console import COOKIE, SESSION_ROUTES, StaffConsoleInput
-from bot.staff import accounts
 from bot.staff.accounts import MAX_FAILURES, hash_password
 from tests.sanic_server import serving
 
@@ -39,20 +38,6 @@ def console_env(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.db'}")
     monkeypatch.setenv("TRACKER_DB", str(tmp_path / "no-tracker.db"))
     monkeypatch.setenv("STAFF_ACCOUNTS", f"dana={hash_password(PASSWORD)}")
-
-
-@pytest.fixture
-def verifications(monkeypatch) -> List[str]:
-    """Counts real password checks: wraps the real verify_password, which still does the work."""
-    calls: List[str] = []
-    real = accounts.verify_password
-
-    def counted(password: str, stored: str) -> bool:
-        calls.append(password)
-        return real(password, stored)
-
-    monkeypatch.setattr(accounts, "verify_password", counted)
-    return calls
 
 
 @contextmanager
