@@ -104,7 +104,7 @@ class ValidateBookingForm(FormValidationAction):
         if failures >= MAX_FAILED_ANSWERS:
             phone = load_clinic_settings().phone
             dispatcher.utter_message(
-                text=f"Sorry, this isn't working well in chat. Please call us at {phone} and our staff will book your visit."
+                text=f"Sorry, this isn't working well in chat. If this is an emergency, call 911. Otherwise please call us at {phone} and our staff will book your visit."
             )
             # Ending the form: the summary action sees the missing answers and wraps up.
             return {slot: None, "booking_failures": 0.0, "requested_slot": None}
@@ -291,7 +291,7 @@ class ActionSubmitBooking(Action):
         except Exception as error:
             logger.error("Submitting a booking request failed (%s)", error_summary(error))
             dispatcher.utter_message(
-                text=f"Sorry, something went wrong and your request was not sent. Please call us at {_clinic_phone()} and our staff will book your visit."
+                text=f"Sorry, something went wrong and your request was not sent. If this is an emergency, call 911. Otherwise please call us at {_clinic_phone()} and our staff will book your visit."
             )
             return cleared_booking_slots()
 
@@ -323,7 +323,7 @@ class ActionSubmitBooking(Action):
             except Exception as spool_error:
                 logger.error("Keeping the booking request failed too (%s)", error_summary(spool_error))
                 dispatcher.utter_message(
-                    text=f"Sorry, we could not save your request just now, so it was not sent. Please call us at {clinic.phone} and our staff will book your visit."
+                    text=f"Sorry, we could not save your request just now, so it was not sent. If this is an emergency, call 911. Otherwise please call us at {clinic.phone} and our staff will book your visit."
                 )
                 return cleared_booking_slots()
             dispatcher.utter_message(

@@ -12,7 +12,9 @@ from actions.parse_data import faq_topic
 # Channels whose FAQ answers are shortened (domain.yml `channel:` variants); elsewhere the full
 # answer was already shown.
 SHORTENED_CHANNELS = {"sms"}
-NOTHING_TO_EXPAND = "Please text me your question, for example: What is PRP?"
+NOTHING_TO_EXPAND = (
+    "Please text me your question, for example: What is PRP? If this is an emergency, call 911."
+)
 ALREADY_COMPLETE = (
     "That is all our article says on this. You can ask me another question, or request a visit "
     "to talk it over with a clinician."

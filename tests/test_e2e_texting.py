@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.bookings.store import BookingStore
 from bot.channels.texting import SMS_MAX_CHARS, WHATSAPP_MAX_CHARS, gsm7_length
+from bot.channels.twilio import EMPTY_MESSAGE_REPLY as MEDIA_ONLY_REPLY
 from bot.launcher import Servers, settings_with_ports
 from bot.sender_identity import SenderIdentity
 from tests.conftest import free_port
@@ -173,7 +174,8 @@ def test_the_local_url_is_not_accepted_when_a_public_base_url_is_set(world):
 
 def test_missing_body_gets_a_polite_answer(world):
     replies = Texter(world).text(None)
-    assert replies == ["I can only read text messages. Please text your question, for example: What is PRP?"]
+    assert replies == [MEDIA_ONLY_REPLY]
+    assert replies[0].startswith("I can only read text messages.") and "911" in replies[0]
 
 
 def test_missing_sender_is_a_bad_request(world):

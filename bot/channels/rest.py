@@ -32,7 +32,9 @@ MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
 MAX_METADATA_BYTES = 4096
 
-EMPTY_MESSAGE_REPLY = "Please type your question, for example: What is PRP?"
+EMPTY_MESSAGE_REPLY = (
+    "Please type your question, for example: What is PRP? If this is an emergency, call 911."
+)
 TOO_LONG_REPLY = (
     "Your message is a bit long for me. Please send your question in a shorter message "
     f"(up to {MAX_MESSAGE_CHARS:,} characters). If this is an emergency, call 911."

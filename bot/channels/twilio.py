@@ -63,7 +63,11 @@ MAX_BODY_CHARS = 1600  # Twilio's own limit for one inbound message
 # Twilio gives up after 15 s and retries; answer (with an apology if need be) before that.
 REPLY_DEADLINE_SECONDS = 11.0
 
-EMPTY_MESSAGE_REPLY = "I can only read text messages. Please text your question, for example: What is PRP?"
+# A media-only message (a photo, a voice note) may come from someone in trouble.
+EMPTY_MESSAGE_REPLY = (
+    "I can only read text messages. Please text your question, for example: What is PRP? "
+    "If this is an emergency, call 911."
+)
 TOO_LONG_REPLY = (
     "Your message is a bit long for me. Please send your question in a shorter message. "
     "If this is an emergency, call 911."
