@@ -141,7 +141,7 @@ def test_a_label_adds_one_line_and_keeps_everything_else(project):
     added = set(after.splitlines()) - set(before.splitlines())
     assert added == {"    - does prp hurt my wallet much"}
     assert len(after.splitlines()) == len(before.splitlines()) + 1
-    assert "# Training examples. The held-out test set" in after  # comments survive
+    assert "# Training examples. No test sentence" in after  # comments survive
     assert "does prp hurt my wallet much" in load_nlu_examples(project.nlu)["faq/cost_insurance"]
 
 
