@@ -1,4 +1,8 @@
-"""Low-confidence answers: "did you mean ...?" buttons, a request to rephrase, then contact."""
+"""Low-confidence answers: "did you mean ...?" buttons, a request to rephrase, then contact.
+
+"Did you mean" offers up to three plausible topics (actions/did_you_mean.py), else the two closest
+guesses when they are close (intents such as "Book a visit" included); "I didn't get that" only
+when nothing is plausible."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.did_you_mean import topics_to_offer
 from actions.parse_data import ranked_candidates
 from bot.clinic import load_clinic_settings
 from bot.topics import load_topics
@@ -24,8 +29,10 @@ INTENT_BUTTONS = {
 SOMETHING_ELSE = {"title": "Something else", "payload": "/deny"}
 REPHRASE = (
     "Sorry, I didn't get that. Could you say it another way? "
-    "I can answer questions about facet joint pain, its treatments and our clinic."
+    "I can answer questions about facet joint pain, its treatments and our clinic. "
+    "If this is an emergency, call 911."
 )
+DID_YOU_MEAN = "I want to be sure I understood. If this is an emergency, call 911. Otherwise, did you mean:"
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
@@ -57,6 +64,20 @@ def did_you_mean_buttons(candidates: List[Tuple[str, float]]) -> List[Dict[str, 
     return buttons + [SOMETHING_ELSE] if len(buttons) == 2 else []
 
 
+def choices_for(parse_data: Dict[str, Any]) -> List[Dict[str, str]]:
+    """The "did you mean" buttons for an unsure message; [] means "I didn't get that" (a dead end)."""
+    return topic_buttons(parse_data) or did_you_mean_buttons(ranked_candidates(parse_data))
+
+
+def topic_buttons(parse_data: Dict[str, Any]) -> List[Dict[str, str]]:
+    """Up to three plausible FAQ topics plus "Something else" (actions/did_you_mean.py); none when
+    no topic is plausible, and only then does the patient get "I didn't get that"."""
+    buttons = [
+        button for button in (button_for(f"faq/{topic}") for topic in topics_to_offer(parse_data)) if button
+    ]
+    return buttons + [SOMETHING_ELSE] if buttons else []
+
+
 class ActionClarify(Action):
     def name(self) -> str:
         return "action_clarify"
@@ -70,12 +91,12 @@ class ActionClarify(Action):
         if consecutive_fallbacks(tracker) >= FAILURES_BEFORE_CONTACT:
             clinic = load_clinic_settings()
             dispatcher.utter_message(
-                text=f"I'm sorry, I'm still not sure what you mean. Our staff can help directly.\n{clinic.contact_text()}"
+                text=f"I'm sorry, I'm still not sure what you mean. If this is an emergency, call 911. Otherwise our staff can help directly.\n{clinic.contact_text()}"
             )
             return []
-        buttons = did_you_mean_buttons(ranked_candidates(tracker.latest_message))
+        buttons = choices_for(tracker.latest_message)
         if buttons:
-            dispatcher.utter_message(text="I want to be sure I understood. Did you mean:", buttons=buttons)
+            dispatcher.utter_message(text=DID_YOU_MEAN, buttons=buttons)
         else:
             dispatcher.utter_message(text=REPHRASE)
         return []

@@ -37,6 +37,8 @@ def label_of(parsed: Dict[str, Any]) -> str:
 @dataclass
 class Scores:
     rows: List[Tuple[str, str, str]] = field(default_factory=list)  # (text, expected, predicted)
+    # What NLU said about in-scope FAQ questions it was unsure of: what "did you mean" works from.
+    unsure_faq_parses: List[Dict[str, Any]] = field(default_factory=list)
 
     def _subset(self, expected: str) -> List[Tuple[str, str, str]]:
         return [row for row in self.rows if row[1] == expected]
@@ -78,7 +80,11 @@ def score(agent: Any, path: Path) -> Scores:
         scores = Scores()
         for expected, texts in load_nlu_examples(path).items():
             for text in texts:
-                scores.rows.append((text, expected, label_of(await agent.parse_message(text))))
+                parsed = await agent.parse_message(text)
+                predicted = label_of(parsed)
+                scores.rows.append((text, expected, predicted))
+                if predicted == "nlu_fallback" and expected.startswith("faq/"):
+                    scores.unsure_faq_parses.append(parsed)
         return scores
 
     return asyncio.run(parse_all())

@@ -7,13 +7,14 @@ staff add and promote gets its "did you mean" button without restarting the acti
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import yaml
+
+from bot.workspace import workspace_root
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +29,8 @@ class Topic:
 
 
 def topics_path() -> Path:
-    """The catalogue staff edit: STAFF_WORKSPACE's copy when set (bot/staff/training_data.py
-    writes new topics there), else the project's."""
-    workspace = os.environ.get("STAFF_WORKSPACE")
-    return Path(workspace) / "bot" / "topics.yml" if workspace else TOPICS_PATH
+    """The catalogue staff edit (bot/staff/training_data.py writes new topics there)."""
+    return workspace_root() / "bot" / "topics.yml"
 
 
 def parse_topics(text: str) -> Dict[str, Topic]:

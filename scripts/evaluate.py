@@ -31,13 +31,16 @@ def main() -> None:
 
     agent = Agent.load(args.model)
     results = {name: score(agent, path) for name, path in SETS.items()}
+    from actions.clarify import choices_for
+
     print(
-        "\n| set | messages | intent+topic accuracy | in-scope accuracy | emergency recall | out-of-scope declined | fallback rate |"
+        "\n| set | messages | intent+topic accuracy | in-scope accuracy | emergency recall | out-of-scope declined | fallback rate | FAQ questions unsure | of them dead ends |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, s in results.items():
+        dead_ends = sum(not choices_for(parsed) for parsed in s.unsure_faq_parses)
         print(
-            f"| {name} | {len(s.rows)} | {s.accuracy:.3f} | {s.in_scope_accuracy:.3f} | {s.emergency_recall:.3f} | {s.out_of_scope_declined:.3f} | {s.fallback_rate:.3f} |"
+            f"| {name} | {len(s.rows)} | {s.accuracy:.3f} | {s.in_scope_accuracy:.3f} | {s.emergency_recall:.3f} | {s.out_of_scope_declined:.3f} | {s.fallback_rate:.3f} | {len(s.unsure_faq_parses)} | {dead_ends} |"
         )
     for name, s in results.items():
         print(f"\n{name}: most common confusions {s.common_confusions()}")

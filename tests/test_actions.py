@@ -88,11 +88,10 @@ def test_close_guesses_become_did_you_mean_buttons(dispatcher, domain):
     ActionClarify().run(dispatcher, make_tracker(close_call_parse()), domain)
     message = dispatcher.messages[0]
     assert message["text"].startswith("I want to be sure")
-    assert [b["payload"] for b in message["buttons"]] == [
-        "What is PRP?",
-        "How is a PRP injection done?",
-        "/deny",
-    ]
+    payloads = [b["payload"] for b in message["buttons"]]
+    # The two close PRP topics first (both opinions agree), at most three topics, then "Something else".
+    assert payloads[:2] == ["What is PRP?", "How is a PRP injection done?"], payloads
+    assert payloads[-1] == "/deny" and len(payloads) <= 4
 
 
 def test_no_close_guess_asks_to_rephrase(dispatcher, domain):

@@ -8,7 +8,6 @@ blind test sets is never added (it would make the quality gate lie); every chang
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -23,10 +22,9 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from bot import PROJECT_ROOT
 from bot.evaluation import load_nlu_examples
 from bot.text_normal import normalise
+from bot.workspace import workspace_root
 
-# STAFF_WORKSPACE: a folder laid out like the project (data/, domain.yml, bot/topics.yml) whose
-# files staff edit instead of the project's own (tests, or a staging copy); default: the project.
-WORKSPACE = Path(os.environ.get("STAFF_WORKSPACE") or PROJECT_ROOT)
+WORKSPACE = workspace_root()
 NLU_FILE = WORKSPACE / "data" / "nlu.yml"
 DOMAIN_FILE = WORKSPACE / "domain.yml"
 TOPICS_FILE = WORKSPACE / "bot" / "topics.yml"
