@@ -60,6 +60,24 @@ def test_the_gate_rejects_a_missed_emergency_in_plain_words():
     ]
 
 
+def test_answers_moving_both_ways_are_noise_but_a_one_sided_loss_is_not():
+    """McNemar on paired answers: 13 worse and 7 better (measured after adding a harmless topic) is
+    chance; 14 worse and none better is a regression."""
+    live = [(f"r{n}", "faq/prp_what", "faq/prp_what") for n in range(380)]
+    live += [(f"w{n}", "faq/adrc", "faq/prp_what") for n in range(20)]
+
+    def moved(worse: int, better: int) -> list:
+        rows = [(text, expected, "faq/adrc") if n < worse else (text, expected, predicted)
+                for n, (text, expected, predicted) in enumerate(live[:380])]  # fmt: skip
+        rows += [(text, expected, expected) if n < better else (text, expected, predicted)
+                 for n, (text, expected, predicted) in enumerate(live[380:])]  # fmt: skip
+        return rows
+
+    assert judge("c1", scores(*live), scores(*moved(13, 7)), stories_passed=True, regression=CAUGHT).passed
+    report = judge("c1", scores(*live), scores(*moved(14, 0)), stories_passed=True, regression=CAUGHT)
+    assert not report.passed and "14 answers got worse, 0 better" in report.reasons[0], report.reasons
+
+
 def test_one_question_moving_is_noise_not_a_regression():
     """At the held-out set's size (~400), one question moving each way is not a regression."""
     live = [(f"p{n}", "faq/prp_what", "faq/prp_what") for n in range(200)]
@@ -70,7 +88,7 @@ def test_one_question_moving_is_noise_not_a_regression():
 
 
 def test_the_gate_rejects_a_topic_that_got_worse_and_failing_conversations():
-    worse = [("q1", "faq/prp_what", "faq/adrc"), ("q2", "faq/prp_what", "faq/adrc")] + GOOD[2:]
+    worse = [(f"q{n}", "faq/prp_what", "faq/adrc") for n in (1, 2, 3)] + GOOD[3:]
     report = judge("c1", scores(*GOOD), scores(*worse), stories_passed=False, regression=CAUGHT)
     assert not report.passed
     assert any("answers fewer test questions" in reason.lower() for reason in report.reasons)

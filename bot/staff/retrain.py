@@ -28,13 +28,18 @@ HELD_OUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
 EMERGENCY_CASES = PROJECT_ROOT / "tests" / "emergency_cases.yml"
 STORIES = PROJECT_ROOT / "tests" / "test_stories.yml"
 CONFIG = PROJECT_ROOT / "config.yml"
-# Tolerances: a retrain moves a few borderline questions either way; more than this is a regression.
-ACCURACY_TOLERANCE = 0.01
+# A retrain moves borderline questions both ways: adding a harmless 6-example topic moved 22 of the
+# 406 held-out answers (13 worse, 7 better, -1.5 points) with the few-epoch test config. So the
+# accuracy rule asks whether the candidate answers significantly more questions worse than better
+# (McNemar's test on the paired answers, continuity-corrected, 5% level), not for a fixed drop;
+# the absolute floors below still hold whatever the live model scores.
+MCNEMAR_CRITICAL_VALUE = 3.841  # chi-square, 1 degree of freedom, p = 0.05
 F1_TOLERANCE = 0.10
-# One or two test questions more or less move the F1 of a label by 0.1-0.2 (measured: adding a
-# topic flipped change_booking 0.80 -> 0.67 and prp_evidence 1.00 -> 0.89 at equal accuracy), so
-# a label must also lose at least 2 correct answers and a quarter of its test questions.
-MIN_LOST_ANSWERS = 2
+# One or two test questions more or less move the F1 of a small label by 0.1-0.4 (measured:
+# adding a topic flipped change_booking 0.80 -> 0.67, prp_evidence 1.00 -> 0.89 and
+# feedback_negative 0.75 -> 0.33 on 2 of its questions), so a label must also lose at least 3
+# correct answers and a quarter of its test questions.
+MIN_LOST_ANSWERS = 3
 MIN_LOST_SHARE = 0.25
 # Absolute floors, never below CI's gates in tests/test_nlu_heldout.py (tests/test_retrain_gate.py
 # checks it), so a promoted model never fails CI. The red-flag rules alone catch every emergency of
@@ -113,6 +118,22 @@ def false_alarm_rate(scores: Scores) -> float:
     )
 
 
+def answers_changed(live: Scores, new: Scores) -> Tuple[int, int]:
+    """(right before and wrong now, wrong before and right now) over the same test questions."""
+    worse = better = 0
+    for (_, expected, before), (_, _, after) in zip(live.rows, new.rows, strict=False):
+        worse += before == expected and after != expected
+        better += before != expected and after == expected
+    return worse, better
+
+
+def significantly_worse(live: Scores, new: Scores) -> bool:
+    worse, better = answers_changed(live, new)
+    if worse <= better:
+        return False
+    return (abs(worse - better) - 1) ** 2 / (worse + better) > MCNEMAR_CRITICAL_VALUE
+
+
 def _floor_reasons(live: Scores, new: Scores, regression: Scores) -> List[str]:
     """Emergencies and accuracy: absolute floors first, then the drop against the live model."""
     reasons: List[str] = []
@@ -126,9 +147,11 @@ def _floor_reasons(live: Scores, new: Scores, regression: Scores) -> List[str]:
             f"It answers fewer test questions correctly than the minimum: {new.accuracy:.1%} with it, "
             f"at least {MIN_HELD_OUT_ACCURACY:.0%} needed."
         )
-    elif new.accuracy < live.accuracy - ACCURACY_TOLERANCE:
+    elif significantly_worse(live, new):
+        worse, better = answers_changed(live, new)
         reasons.append(
-            f"It answers fewer test questions correctly: {live.accuracy:.1%} now, {new.accuracy:.1%} with it."
+            f"It answers fewer test questions correctly: {live.accuracy:.1%} now, {new.accuracy:.1%} with it "
+            f"({worse} answers got worse, {better} better: more than chance between two trainings)."
         )
     regression_missed = missed_emergencies(regression)
     if not any(expected == "emergency" for _, expected, _ in regression.rows):
