@@ -52,7 +52,9 @@ def test_buttons_are_topic_titles_plus_something_else():
 
 def test_the_index_follows_the_training_file(tmp_path):
     nlu = tmp_path / "nlu.yml"
-    nlu.write_text('version: "3.1"\nnlu:\n- intent: faq/parking\n  examples: |\n    - where can i park my car\n')
+    nlu.write_text(
+        'version: "3.1"\nnlu:\n- intent: faq/parking\n  examples: |\n    - where can i park my car\n'
+    )
     assert [topic for topic, _ in plausible_topics("where do i park", path=nlu)] == ["parking"]
     nlu.write_text(
         'version: "3.1"\nnlu:\n- intent: faq/valet\n  examples: |\n    - where can i park my car please\n'
