@@ -110,13 +110,15 @@ async function readJson(response) {
 
 /**
  * Send one user message; resolves to the normalized bot replies.
- * A 5xx that still carries the usual array (the server's own "I'm having
- * trouble" reply) is treated as a normal answer.
+ * `metadata` (a plain object) is sent as the body's "metadata" field; without
+ * it the body has no such field. A 5xx that still carries the usual array (the
+ * server's own "I'm having trouble" reply) is treated as a normal answer.
  */
 export async function sendMessage({
   base,
   sender,
   message,
+  metadata,
   fetchImpl = globalThis.fetch,
   timeoutMs = DEFAULT_TIMEOUT_MS,
   signal,
@@ -127,7 +129,9 @@ export async function sendMessage({
     {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify({ sender, message }),
+      body: JSON.stringify(
+        metadata && typeof metadata === 'object' ? { sender, message, metadata } : { sender, message },
+      ),
       credentials: 'omit',
     },
     timeoutMs,

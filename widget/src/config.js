@@ -1,8 +1,9 @@
 // Settings read from the embedding <script> tag. Must be called while the
 // script is executing: document.currentScript is null afterwards.
+// Missing texts stay empty: the widget then uses its own wording in the
+// language being shown (src/i18n.js).
 
-export const DEFAULT_TITLE = 'Spine clinic assistant';
-export const DEFAULT_PHONE = 'the clinic';
+import { normalizeLanguage } from './i18n.js';
 
 function httpOrigin(value, relativeTo) {
   if (!value) return null;
@@ -23,7 +24,8 @@ function findScript(doc) {
 }
 
 /**
- * @returns {{base: string, phone: string, title: string}}
+ * @returns {{base: string, phone: string, title: string, titleEs: string, lang: 'en'|'es'|null}}
+ *   `lang` is data-lang reduced to "en"/"es", or null if absent or unsupported.
  */
 export function readScriptSettings(doc = document) {
   const script = findScript(doc);
@@ -47,7 +49,9 @@ export function readScriptSettings(doc = document) {
 
   return {
     base,
-    phone: attr('data-phone') || DEFAULT_PHONE,
-    title: attr('data-title') || DEFAULT_TITLE,
+    phone: attr('data-phone') || '',
+    title: attr('data-title') || '',
+    titleEs: attr('data-title-es') || '',
+    lang: normalizeLanguage(attr('data-lang')),
   };
 }

@@ -1,6 +1,10 @@
 // Conversation persistence. sessionStorage (not localStorage) so a patient's
 // questions do not outlive the tab on a shared computer. Any storage failure
 // (disabled storage, quota, corrupt JSON) degrades to an in-memory copy.
+// The conversation's language ("en"/"es") is saved with it, so a reload keeps
+// the language the patient chose.
+
+import { LANGUAGES } from './i18n.js';
 
 export const STORAGE_KEY = 'clinic-chat:v1';
 const MAX_SAVED_MESSAGES = 200;
@@ -30,8 +34,11 @@ export function newConversationId() {
   return `web-${randomHex(16)}`;
 }
 
-export function freshState() {
-  return { conversationId: newConversationId(), messages: [], open: false };
+/** A new, empty conversation; `language` is kept only if it is "en" or "es". */
+export function freshState(language) {
+  const state = { conversationId: newConversationId(), messages: [], open: false };
+  if (LANGUAGES.includes(language)) state.language = language;
+  return state;
 }
 
 const isString = (v) => typeof v === 'string';
@@ -60,11 +67,14 @@ export function parseState(raw) {
   if (!data || typeof data !== 'object') return null;
   if (!isString(data.conversationId) || data.conversationId === '') return null;
   if (!Array.isArray(data.messages) || !data.messages.every(validMessage)) return null;
-  return {
+  const state = {
     conversationId: data.conversationId,
     messages: data.messages,
     open: data.open === true,
   };
+  // An unknown language is dropped rather than the whole conversation.
+  if (LANGUAGES.includes(data.language)) state.language = data.language;
+  return state;
 }
 
 // Looking up window.sessionStorage itself can throw (e.g. cookies blocked).
@@ -118,6 +128,7 @@ export function createStore(opts = {}) {
         .slice(-MAX_SAVED_MESSAGES),
       open: state.open === true,
     };
+    if (LANGUAGES.includes(state.language)) toSave.language = state.language;
     memory = toSave;
     if (!storage) return;
     try {
@@ -137,10 +148,10 @@ export function createStore(opts = {}) {
     }
   }
 
-  /** "Start over": forget everything and begin a new conversation id. */
-  function startOver({ open = true } = {}) {
+  /** "Start over": forget everything and begin a new conversation id (in `language`, if given). */
+  function startOver({ open = true, language } = {}) {
     clear();
-    const state = { ...freshState(), open };
+    const state = { ...freshState(language), open };
     save(state);
     return state;
   }

@@ -35,6 +35,18 @@ describe('sendMessage', () => {
     expect(init.signal).toBeInstanceOf(AbortSignal);
   });
 
+  it('sends metadata as the body\'s "metadata" field only when given', async () => {
+    const fetchImpl = vi.fn(async () => jsonResponse(200, []));
+    await send(fetchImpl, { message: '/greet', metadata: { language_choice: 'es' } });
+    expect(JSON.parse(fetchImpl.mock.calls[0][1].body)).toEqual({
+      sender: 'web-1',
+      message: '/greet',
+      metadata: { language_choice: 'es' },
+    });
+    await send(fetchImpl, { metadata: undefined });
+    expect(JSON.parse(fetchImpl.mock.calls[1][1].body)).not.toHaveProperty('metadata');
+  });
+
   it('joins a base with a trailing slash correctly', async () => {
     const fetchImpl = vi.fn().mockResolvedValue(jsonResponse(200, []));
     await sendMessage({ base: `${BASE}/bot/`, sender: 's', message: 'm', fetchImpl });

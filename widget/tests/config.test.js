@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_PHONE, DEFAULT_TITLE, readScriptSettings } from '../src/config.js';
+import { readScriptSettings } from '../src/config.js';
 
 function fakeDoc(attrs, { current = true, href = 'https://clinic.example/page' } = {}) {
   const script = document.createElement('script');
@@ -19,7 +19,8 @@ afterEach(() => {
 describe('readScriptSettings', () => {
   it('uses the origin of the script src as the server base', () => {
     const s = readScriptSettings(fakeDoc({ src: 'https://bot.example.org/webhooks/widget/clinic-chat.js' }));
-    expect(s).toEqual({ base: 'https://bot.example.org', phone: DEFAULT_PHONE, title: DEFAULT_TITLE });
+    // No fallbacks given: the widget uses its own wording in the language shown.
+    expect(s).toEqual({ base: 'https://bot.example.org', phone: '', title: '', titleEs: '', lang: null });
   });
 
   it('resolves a relative src against the page', () => {
@@ -48,6 +49,23 @@ describe('readScriptSettings', () => {
     );
     expect(s.phone).toBe('555-0100');
     expect(s.title).toBe('Ask the spine team');
+  });
+
+  it('reads data-title-es', () => {
+    const s = readScriptSettings(
+      fakeDoc({ src: 'https://bot.example.org/clinic-chat.js', 'data-title-es': 'Pregúntele al equipo' }),
+    );
+    expect(s.titleEs).toBe('Pregúntele al equipo');
+  });
+
+  it('reads data-lang as "en" or "es" (region dropped), anything else as no choice', () => {
+    const lang = (v) => readScriptSettings(fakeDoc({ src: 'https://bot.example.org/c.js', 'data-lang': v })).lang;
+    expect(lang('es')).toBe('es');
+    expect(lang('es-419')).toBe('es');
+    expect(lang(' ES_us ')).toBe('es');
+    expect(lang('en-GB')).toBe('en');
+    expect(lang('fr')).toBeNull();
+    expect(lang('')).toBeNull();
   });
 
   it('finds the script tag when currentScript is not available', () => {

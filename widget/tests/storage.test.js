@@ -122,6 +122,27 @@ describe('createStore', () => {
     expect(loaded.messages.map((m) => m.id)).toEqual(['1', '2']);
   });
 
+  it('saves the conversation language with it and restores it', () => {
+    const storage = memoryStorage();
+    createStore({ storage }).save({ ...sample(), language: 'es' });
+    expect(JSON.parse(storage.data.get(STORAGE_KEY)).language).toBe('es');
+    expect(createStore({ storage }).load()).toEqual({ ...sample(), language: 'es' });
+    // An unknown language is dropped, the conversation kept.
+    expect(parseState(JSON.stringify({ ...sample(), language: 'fr' }))).toEqual(sample());
+    createStore({ storage }).save({ ...sample(), language: 'de' });
+    expect(JSON.parse(storage.data.get(STORAGE_KEY))).not.toHaveProperty('language');
+  });
+
+  it('start over keeps the language it is given', () => {
+    const storage = memoryStorage();
+    const store = createStore({ storage });
+    store.save({ ...sample(), language: 'es' });
+    const next = store.startOver({ language: 'es' });
+    expect(next.language).toBe('es');
+    expect(next.messages).toEqual([]);
+    expect(createStore({ storage }).load().language).toBe('es');
+  });
+
   it('start over clears history and gives a new id', () => {
     const storage = memoryStorage();
     const store = createStore({ storage });

@@ -42,11 +42,13 @@ const defaultReply = (message) =>
   message === '/greet' ? json(200, GREETING) : json(200, [{ recipient_id: 'x', text: `You said: ${message}` }]);
 
 let widget;
-const settings = { base: BASE, phone: 'the clinic', title: 'Spine clinic assistant' };
+const settings = { base: BASE };
+// jsdom's own navigator says en-US; tests pass theirs so the language is explicit.
+const ENGLISH_BROWSER = { languages: ['en-US', 'en'] };
 
-async function mount(server) {
+async function mount(server, { settings: extra = {}, nav = ENGLISH_BROWSER } = {}) {
   await act(async () => {
-    widget = mountWidget({ settings, fetchImpl: server.fetchImpl });
+    widget = mountWidget({ settings: { ...settings, ...extra }, fetchImpl: server.fetchImpl, nav });
   });
   return widget;
 }
@@ -87,6 +89,7 @@ async function key(el, k, extra = {}) {
 
 beforeEach(() => {
   sessionStorage.clear();
+  document.documentElement.removeAttribute('lang');
 });
 
 afterEach(() => {
@@ -271,13 +274,25 @@ describe('chat widget', () => {
     expect($('chat-input').value).toBe('x'.repeat(50));
   });
 
-  it('falls back to the script-tag phone when the config fails', async () => {
+  it('falls back to the script-tag phone and title when the config fails', async () => {
+    const server = fakeServer(() => {
+      throw new TypeError('offline');
+    }, null);
+    await mount(server, { settings: { phone: '305-555-0199', title: 'Ask the spine team' } });
+    await click($('chat-launcher'));
+    expect($('chat-error').textContent).toContain('call the clinic at 305-555-0199');
+    expect(widget.shadow.querySelector('h2').textContent).toBe('Ask the spine team');
+  });
+
+  it('without any phone, the notice still asks to call the clinic (and 911)', async () => {
     const server = fakeServer(() => {
       throw new TypeError('offline');
     }, null);
     await mount(server);
     await click($('chat-launcher'));
-    expect($('chat-error').textContent).toContain('call the clinic at the clinic');
+    expect($('chat-error').textContent).toBe(
+      "Sorry, I can't reach the clinic assistant right now. If this is an emergency, call 911. Otherwise please call the clinic, or try again.",
+    );
     expect(widget.shadow.querySelector('h2').textContent).toBe('Spine clinic assistant');
   });
 
@@ -335,5 +350,253 @@ describe('chat widget', () => {
     expect($$('bot-message')).toHaveLength(1);
     expect($$('quick-reply')).toHaveLength(2);
     expect(JSON.parse(sessionStorage.getItem(STORAGE_KEY)).conversationId).toBe(server.posts.at(-1).sender);
+  });
+});
+
+describe('English and Spanish', () => {
+  const root = () => widget.shadow.querySelector('.cc-widget');
+  const title = () => widget.shadow.querySelector('h2').textContent;
+
+  it('English by default: the first greeting asks for English, the toggle shows EN pressed', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    expect(root().getAttribute('lang')).toBe('en');
+    await click($('chat-launcher'));
+    expect(server.posts[0]).toEqual({
+      sender: server.posts[0].sender,
+      message: '/greet',
+      metadata: { language_choice: 'en' },
+    });
+    const en = $('chat-lang-en');
+    const es = $('chat-lang-es');
+    expect(en.tagName).toBe('BUTTON');
+    expect(en.type).toBe('button');
+    // Named by their visible text, each in its own language.
+    expect(en.textContent).toBe('English');
+    expect(es.textContent).toBe('Español');
+    expect(en.hasAttribute('aria-label')).toBe(false);
+    expect(es.getAttribute('lang')).toBe('es');
+    expect(en.getAttribute('aria-pressed')).toBe('true');
+    expect(es.getAttribute('aria-pressed')).toBe('false');
+    expect(en.parentElement.getAttribute('role')).toBe('group');
+    expect(en.parentElement.getAttribute('aria-label')).toBe('Language');
+  });
+
+  it('data-lang="es" wins over <html lang> and the browser: Spanish UI and greeting', async () => {
+    document.documentElement.setAttribute('lang', 'en');
+    const server = fakeServer(defaultReply);
+    await mount(server, { settings: { lang: 'es' }, nav: ENGLISH_BROWSER });
+    expect($('chat-launcher').getAttribute('aria-label')).toBe('Abrir el chat con el asistente de la clínica');
+    await click($('chat-launcher'));
+    expect(server.posts[0].message).toBe('/greet');
+    expect(server.posts[0].metadata).toEqual({ language_choice: 'es' });
+    expect(root().getAttribute('lang')).toBe('es');
+    expect($('chat-input').getAttribute('placeholder')).toBe('Escriba su pregunta…');
+    expect($('chat-input').getAttribute('aria-label')).toBe('Escriba su pregunta');
+    expect($('chat-send').getAttribute('aria-label')).toBe('Enviar');
+    expect($('chat-close').getAttribute('aria-label')).toBe('Cerrar el chat');
+    expect($('chat-start-over').textContent).toBe('Empezar de nuevo');
+    expect(widget.shadow.querySelector('.cc-replies').getAttribute('aria-label')).toBe('Preguntas sugeridas');
+    expect($('chat-lang-es').getAttribute('aria-pressed')).toBe('true');
+    expect($('chat-lang-es').textContent).toBe('Español');
+    expect($('chat-lang-en').textContent).toBe('English');
+    expect($('chat-lang-es').parentElement.getAttribute('aria-label')).toBe('Idioma');
+    // The server's title is English; the Spanish UI uses its own.
+    expect(title()).toBe('Asistente de la clínica de columna');
+  });
+
+  it('<html lang="es-US"> picks Spanish when there is no data-lang', async () => {
+    document.documentElement.setAttribute('lang', 'es-US');
+    const server = fakeServer(defaultReply);
+    await mount(server, { nav: ENGLISH_BROWSER });
+    await click($('chat-launcher'));
+    expect(server.posts[0].metadata).toEqual({ language_choice: 'es' });
+    expect($('chat-start-over').textContent).toBe('Empezar de nuevo');
+  });
+
+  it('the browser language is used when the page has none', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server, { nav: { languages: ['es-419', 'en'] } });
+    await click($('chat-launcher'));
+    expect(server.posts[0].metadata).toEqual({ language_choice: 'es' });
+  });
+
+  it('data-title-es is the Spanish title; data-title stays the English one', async () => {
+    const server = fakeServer(defaultReply, null);
+    await mount(server, { settings: { title: 'Ask the spine team', titleEs: 'Pregúntele al equipo' } });
+    await flush();
+    expect(title()).toBe('Ask the spine team');
+    await click($('chat-launcher'));
+    await click($('chat-lang-es'));
+    expect(title()).toBe('Pregúntele al equipo');
+  });
+
+  it('the toggle switches the strings at once and sends /greet with language_choice', async () => {
+    let release = null;
+    const server = fakeServer((message, body) => {
+      if (body.metadata && body.metadata.language_choice === 'es') {
+        return new Promise((resolve) => {
+          release = () => resolve(json(200, [{ recipient_id: 'x', text: '¡Hola! Soy el asistente de la clínica.' }]));
+        });
+      }
+      return defaultReply(message);
+    });
+    await mount(server);
+    await click($('chat-launcher'));
+    expect(title()).toBe('Spine helper');
+    await click($('chat-lang-es'));
+
+    // Before the bot has answered, the UI is already Spanish.
+    expect(release).not.toBeNull();
+    expect($('chat-lang-es').getAttribute('aria-pressed')).toBe('true');
+    expect($('chat-lang-en').getAttribute('aria-pressed')).toBe('false');
+    expect($('chat-start-over').textContent).toBe('Empezar de nuevo');
+    expect($('chat-input').getAttribute('placeholder')).toBe('Escriba su pregunta…');
+    expect(title()).toBe('Asistente de la clínica de columna');
+    expect($('chat-typing').textContent).toContain('El asistente está escribiendo…');
+    expect(server.posts).toHaveLength(2);
+    expect(server.posts[1]).toEqual({
+      sender: server.posts[0].sender,
+      message: '/greet',
+      metadata: { language_choice: 'es' },
+    });
+
+    await act(async () => release());
+    await flush();
+    expect($$('user-message')).toHaveLength(0); // the request is silent
+    // The new greeting starts a new turn: the English quick replies are gone.
+    expect($$('quick-reply')).toHaveLength(0);
+    expect($$('feedback-negative')).toHaveLength(0);
+    expect($$('bot-message').at(-1).textContent).toBe('¡Hola! Soy el asistente de la clínica.');
+    expect(JSON.parse(sessionStorage.getItem(STORAGE_KEY)).language).toBe('es');
+
+    // Ordinary messages carry no language_choice (no metadata at all).
+    await type('¿Qué es el PRP?');
+    await key($('chat-input'), 'Enter');
+    expect(server.posts.at(-1)).toEqual({ sender: server.posts[0].sender, message: '¿Qué es el PRP?' });
+
+    // Back to English.
+    await click($('chat-lang-en'));
+    expect(server.posts.at(-1).metadata).toEqual({ language_choice: 'en' });
+    expect($('chat-start-over').textContent).toBe('Start over');
+    expect(JSON.parse(sessionStorage.getItem(STORAGE_KEY)).language).toBe('en');
+  });
+
+  it('pressing the language already in use sends nothing', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    await click($('chat-lang-en'));
+    expect(server.posts).toHaveLength(1);
+  });
+
+  it('quick replies and feedback carry no language_choice', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server, { settings: { lang: 'es' } });
+    await click($('chat-launcher'));
+    await click($$('quick-reply')[0]);
+    await click($('feedback-negative'));
+    expect(server.posts.slice(1).map((p) => p.metadata)).toEqual([undefined, undefined]);
+  });
+
+  it('a switch while a reply is pending is sent right after it', async () => {
+    let release;
+    const server = fakeServer((message) =>
+      message === 'slow'
+        ? new Promise((resolve) => {
+            release = () => resolve(defaultReply(message));
+          })
+        : defaultReply(message),
+    );
+    await mount(server);
+    await click($('chat-launcher'));
+    await type('slow');
+    await key($('chat-input'), 'Enter');
+    await click($('chat-lang-es'));
+    expect($('chat-start-over').textContent).toBe('Empezar de nuevo');
+    expect(server.posts).toHaveLength(2); // still waiting for "slow"
+    await act(async () => release());
+    await flush();
+    expect(server.posts).toHaveLength(3);
+    expect(server.posts[2].message).toBe('/greet');
+    expect(server.posts[2].metadata).toEqual({ language_choice: 'es' });
+  });
+
+  it('the language survives a reload, wins over data-lang and is not re-sent', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server, { settings: { lang: 'en' } });
+    await click($('chat-launcher'));
+    await click($('chat-lang-es'));
+    act(() => widget.unmount());
+
+    const server2 = fakeServer(defaultReply);
+    await mount(server2, { settings: { lang: 'en' } });
+    await flush();
+    expect($('chat-lang-es').getAttribute('aria-pressed')).toBe('true');
+    expect($('chat-start-over').textContent).toBe('Empezar de nuevo');
+    expect(server2.posts).toHaveLength(0);
+    await click($('chat-lang-es'));
+    expect(server2.posts).toHaveLength(0);
+  });
+
+  it('Start over keeps the language and greets in it', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server);
+    await click($('chat-launcher'));
+    await click($('chat-lang-es'));
+    await click($('chat-start-over'));
+    const last = server.posts.at(-1);
+    expect(last.message).toBe('/greet');
+    expect(last.metadata).toEqual({ language_choice: 'es' });
+    expect(last.sender).not.toBe(server.posts[0].sender);
+    expect($('chat-start-over').textContent).toBe('Empezar de nuevo');
+  });
+
+  it('the Spanish unreachable notice has 911 and the clinic phone', async () => {
+    let fail = false;
+    const server = fakeServer((message) => {
+      if (fail) throw new TypeError('Failed to fetch');
+      return defaultReply(message);
+    });
+    await mount(server, { settings: { lang: 'es' } });
+    await click($('chat-launcher'));
+    fail = true;
+    await type('¿Atienden la ciática?');
+    await click($('chat-send'));
+    const notice = $('chat-error').textContent;
+    expect(notice).toContain('Si es una emergencia, llame al 911');
+    expect(notice).toContain('+1 555 0100');
+    expect($('chat-input').value).toBe('¿Atienden la ciática?');
+  });
+
+  it('a failed switch shows the notice in the new language and can be retried', async () => {
+    let fail = false;
+    const server = fakeServer((message) => {
+      if (fail) throw new TypeError('Failed to fetch');
+      return defaultReply(message);
+    });
+    await mount(server);
+    await click($('chat-launcher'));
+    fail = true;
+    await click($('chat-lang-es'));
+    expect($('chat-error').textContent).toContain('Si es una emergencia, llame al 911');
+    fail = false;
+    await click($('chat-lang-es'));
+    expect(server.posts.at(-1).metadata).toEqual({ language_choice: 'es' });
+    expect(server.posts.filter((p) => p.metadata && p.metadata.language_choice === 'es')).toHaveLength(2);
+  });
+
+  it('"Not helpful" in Spanish, and no feedback button under the reply to it', async () => {
+    const server = fakeServer(defaultReply);
+    await mount(server, { settings: { lang: 'es' } });
+    await click($('chat-launcher'));
+    await type('¿qué es el PRP?');
+    await key($('chat-input'), 'Enter');
+    expect($('feedback-negative').textContent).toBe('No fue útil');
+    expect($('feedback-negative').getAttribute('aria-label')).toBe('No fue útil: esta respuesta no me ayudó');
+    await click($('feedback-negative'));
+    expect(server.posts.at(-1).message).toBe('/feedback_negative');
+    expect($$('user-message').at(-1).textContent).toBe('Eso no me ayudó');
+    expect($$('feedback-negative')).toHaveLength(0);
   });
 });

@@ -2,13 +2,15 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { MainContainer, Message, MessageList, TypingIndicator } from '../ui-kit.js';
 import { fetchWidgetConfig } from '../api.js';
 import { activeRepliesFrom, useChat } from '../useChat.js';
+import { LANGUAGES, LANGUAGE_NAMES, MESSAGES, messagesFor } from '../i18n.js';
 import { Composer } from './Composer.jsx';
 import { QuickReplies } from './QuickReplies.jsx';
 import { BotMessageContent, NoticeContent, UserMessageContent } from './MessageContent.jsx';
 
 const PANEL_ID = 'clinic-chat-panel';
 export const FEEDBACK_PAYLOAD = '/feedback_negative';
-const FEEDBACK_TEXT = 'That did not help';
+// The feedback bubble in either language (the history may hold both).
+const FEEDBACK_TEXTS = new Set(LANGUAGES.map((l) => MESSAGES[l].feedbackText));
 const TITLE_ID = 'clinic-chat-title';
 
 function originOf(base) {
@@ -20,18 +22,28 @@ function originOf(base) {
 }
 
 /**
- * @param {{settings: {base: string, phone: string, title: string},
+ * @param {{settings: {base: string, phone?: string, title?: string, titleEs?: string},
  *          store: ReturnType<import('../storage.js').createStore>,
+ *          defaultLanguage?: 'en'|'es',
  *          fetchImpl?: typeof fetch}} props
  */
-export function ChatWidget({ settings, store, fetchImpl }) {
-  const [display, setDisplay] = useState({ title: settings.title, phone: settings.phone });
-  const { conv, busy, announcement, send, setOpen, startOver } = useChat({
+export function ChatWidget({ settings, store, defaultLanguage = 'en', fetchImpl }) {
+  // Title and phone from GET /webhooks/widget/config; empty until it answers.
+  const [server, setServer] = useState({ title: '', phone: '' });
+  const phone = server.phone || settings.phone || '';
+  const { conv, busy, announcement, send, setOpen, startOver, setLanguage } = useChat({
     store,
     base: settings.base,
-    phone: display.phone,
+    phone,
     fetchImpl,
+    defaultLanguage,
   });
+  const language = conv.language;
+  const t = messagesFor(language);
+  // The configured titles are per language: the server's and data-title are
+  // English, data-title-es is Spanish; otherwise the widget's own title.
+  const title =
+    language === 'es' ? settings.titleEs || t.title : server.title || settings.title || t.title;
   const [draft, setDraft] = useState('');
   const launcherRef = useRef(null);
   const inputRef = useRef(null);
@@ -45,7 +57,7 @@ export function ChatWidget({ settings, store, fetchImpl }) {
     fetchWidgetConfig({ base: settings.base, fetchImpl })
       .then((cfg) => {
         if (cancelled) return;
-        setDisplay({ title: cfg.title || settings.title, phone: cfg.phone || settings.phone });
+        setServer({ title: cfg.title || '', phone: cfg.phone || '' });
       })
       .catch(() => {
         /* keep the script-tag / built-in fallbacks */
@@ -53,7 +65,7 @@ export function ChatWidget({ settings, store, fetchImpl }) {
     return () => {
       cancelled = true;
     };
-  }, [settings.base, settings.title, settings.phone, fetchImpl]);
+  }, [settings.base, fetchImpl]);
 
   useEffect(() => {
     if (conv.open && listRef.current) listRef.current.scrollToBottom('auto');
@@ -104,16 +116,17 @@ export function ChatWidget({ settings, store, fetchImpl }) {
   const feedbackOn = (i) =>
     repliesFrom > 0 &&
     i === repliesFrom &&
+    conv.messages[repliesFrom - 1].from === 'user' && // answers, not greetings
     conv.messages[i].from === 'bot' &&
     Boolean(conv.messages[i].text) &&
-    conv.messages[repliesFrom - 1].text !== FEEDBACK_TEXT; // not under the reply to the feedback itself
+    !FEEDBACK_TEXTS.has(conv.messages[repliesFrom - 1].text); // not under the reply to the feedback itself
   const sendFeedback = useCallback(() => {
-    send(FEEDBACK_PAYLOAD, FEEDBACK_TEXT);
+    send(FEEDBACK_PAYLOAD, t.feedbackText);
     if (inputRef.current) inputRef.current.focus();
-  }, [send]);
+  }, [send, t]);
 
   return (
-    <div className="cc-widget">
+    <div className="cc-widget" lang={language}>
       <div className="cc-sr-only" aria-live="polite">
         {announcement.text ? <p key={announcement.id}>{announcement.text}</p> : null}
       </div>
@@ -134,34 +147,39 @@ export function ChatWidget({ settings, store, fetchImpl }) {
         }}
       >
         <div className="cc-header">
-          <h2 id={TITLE_ID} className="cc-title">
-            {display.title}
-          </h2>
-          <button
-            type="button"
-            className="cc-header-button cc-start-over"
-            data-testid="chat-start-over"
-            onClick={handleStartOver}
-          >
-            Start over
-          </button>
-          <button
-            type="button"
-            className="cc-header-button cc-close"
-            aria-label="Close chat"
-            data-testid="chat-close"
-            onClick={closePanel}
-          >
-            <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
-              <path
-                fill="none"
-                stroke="currentColor"
-                strokeWidth="2.5"
-                strokeLinecap="round"
-                d="M6 6l12 12M18 6 6 18"
-              />
-            </svg>
-          </button>
+          <div className="cc-header-top">
+            <h2 id={TITLE_ID} className="cc-title">
+              {title}
+            </h2>
+            <button
+              type="button"
+              className="cc-header-button cc-close"
+              aria-label={t.closeLabel}
+              data-testid="chat-close"
+              onClick={closePanel}
+            >
+              <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+                <path
+                  fill="none"
+                  stroke="currentColor"
+                  strokeWidth="2.5"
+                  strokeLinecap="round"
+                  d="M6 6l12 12M18 6 6 18"
+                />
+              </svg>
+            </button>
+          </div>
+          <div className="cc-toolbar">
+            <LanguageToggle language={language} label={t.languageGroupLabel} onChoose={setLanguage} />
+            <button
+              type="button"
+              className="cc-header-button cc-start-over"
+              data-testid="chat-start-over"
+              onClick={handleStartOver}
+            >
+              {t.startOver}
+            </button>
+          </div>
         </div>
 
         <MainContainer className="cc-main">
@@ -170,17 +188,17 @@ export function ChatWidget({ settings, store, fetchImpl }) {
             className="cc-list"
             typingIndicator={
               busy ? (
-                <TypingIndicator data-testid="chat-typing" content="The assistant is typing…" />
+                <TypingIndicator data-testid="chat-typing" content={t.typing} />
               ) : undefined
             }
           >
             {conv.messages.map((m, i) =>
-              renderMessage(m, i >= repliesFrom, busy, replyWith, serverOrigin, feedbackOn(i) ? sendFeedback : null),
+              renderMessage(m, i >= repliesFrom, busy, replyWith, serverOrigin, feedbackOn(i) ? sendFeedback : null, t),
             )}
           </MessageList>
         </MainContainer>
 
-        <Composer value={draft} onChange={setDraft} onSubmit={submitDraft} inputRef={inputRef} />
+        <Composer value={draft} onChange={setDraft} onSubmit={submitDraft} inputRef={inputRef} strings={t} />
       </div>
 
       <button
@@ -188,7 +206,7 @@ export function ChatWidget({ settings, store, fetchImpl }) {
         type="button"
         className={conv.open ? 'cc-launcher cc-launcher--open' : 'cc-launcher'}
         data-testid="chat-launcher"
-        aria-label="Open chat with the clinic assistant"
+        aria-label={t.launcherLabel}
         aria-expanded={conv.open ? 'true' : 'false'}
         aria-controls={PANEL_ID}
         onClick={conv.open ? closePanel : openPanel}
@@ -206,7 +224,7 @@ export function ChatWidget({ settings, store, fetchImpl }) {
 
 // Content always goes through Message.CustomContent: chatscope's default
 // (model.message / type "html") would inject HTML.
-function renderMessage(m, repliesActive, busy, onReply, serverOrigin, onFeedback) {
+function renderMessage(m, repliesActive, busy, onReply, serverOrigin, onFeedback, t) {
   if (m.from === 'user') {
     return (
       <Message key={m.id} className="cc-msg cc-msg-user" model={{ direction: 'outgoing', position: 'single', type: 'custom' }}>
@@ -232,27 +250,55 @@ function renderMessage(m, repliesActive, busy, onReply, serverOrigin, onFeedback
   return (
     <Message key={m.id} className={hasBubble ? 'cc-msg cc-msg-bot' : 'cc-msg cc-msg-bot cc-msg-empty'} model={{ direction: 'incoming', position: 'single', type: 'custom' }}>
       <Message.CustomContent>
-        {hasBubble ? <BotMessageContent message={m} serverOrigin={serverOrigin} /> : null}
+        {hasBubble ? <BotMessageContent message={m} serverOrigin={serverOrigin} strings={t} /> : null}
       </Message.CustomContent>
       {showReplies || onFeedback ? (
         <Message.Footer className="cc-replies-footer">
-          {showReplies ? <QuickReplies buttons={m.buttons} busy={busy} onReply={onReply} /> : null}
+          {showReplies ? (
+            <QuickReplies buttons={m.buttons} busy={busy} onReply={onReply} label={t.suggestedQuestions} />
+          ) : null}
           {onFeedback ? (
             <button
               type="button"
               className="cc-feedback"
               data-testid="feedback-negative"
-              aria-label="Not helpful: this answer did not help"
+              aria-label={t.notHelpfulLabel}
               aria-disabled={busy ? 'true' : undefined}
               onClick={() => {
                 if (!busy) onFeedback();
               }}
             >
-              Not helpful
+              {t.notHelpful}
             </button>
           ) : null}
         </Message.Footer>
       ) : null}
     </Message>
+  );
+}
+
+/**
+ * EN/ES switch: two real buttons in a labelled group, the current one
+ * aria-pressed. Each shows its name in its own language ("English",
+ * "Español"), so a patient finds theirs whatever the current language; the
+ * visible text is the accessible name (WCAG 2.5.3, label in name).
+ */
+function LanguageToggle({ language, label, onChoose }) {
+  return (
+    <div className="cc-lang" role="group" aria-label={label}>
+      {LANGUAGES.map((l) => (
+        <button
+          key={l}
+          type="button"
+          lang={l}
+          className="cc-lang-button"
+          data-testid={`chat-lang-${l}`}
+          aria-pressed={language === l ? 'true' : 'false'}
+          onClick={() => onChoose(l)}
+        >
+          {LANGUAGE_NAMES[l]}
+        </button>
+      ))}
+    </div>
   );
 }

@@ -4,11 +4,12 @@ const MAX_INPUT_HEIGHT = 120;
 export const MAX_MESSAGE_LENGTH = 1000;
 
 /**
+ * `strings` is the i18n catalog of the language shown (src/i18n.js).
  * Our own textarea instead of chatscope's contenteditable MessageInput: it is
  * plain text by construction and behaves predictably with keyboards and
  * assistive technology. Enter sends, Shift+Enter inserts a newline.
  */
-export function Composer({ value, onChange, onSubmit, inputRef }) {
+export function Composer({ value, onChange, onSubmit, inputRef, strings }) {
   // Grow with the text up to a limit, then scroll.
   useLayoutEffect(() => {
     const el = inputRef.current;
@@ -29,8 +30,8 @@ export function Composer({ value, onChange, onSubmit, inputRef }) {
         ref={inputRef}
         className="cc-input"
         data-testid="chat-input"
-        aria-label="Type your question"
-        placeholder="Type your question…"
+        aria-label={strings.inputLabel}
+        placeholder={strings.inputPlaceholder}
         rows={1}
         maxLength={MAX_MESSAGE_LENGTH}
         value={value}
@@ -43,7 +44,7 @@ export function Composer({ value, onChange, onSubmit, inputRef }) {
           }
         }}
       />
-      <button type="submit" className="cc-send" data-testid="chat-send" aria-label="Send">
+      <button type="submit" className="cc-send" data-testid="chat-send" aria-label={strings.sendLabel}>
         <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
           <path fill="currentColor" d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z" />
         </svg>

@@ -1,7 +1,7 @@
 /** Bot-suggested answers as real buttons; the title is what the user sees. */
-export function QuickReplies({ buttons, busy, onReply }) {
+export function QuickReplies({ buttons, busy, onReply, label }) {
   return (
-    <div className="cc-replies" role="group" aria-label="Suggested questions">
+    <div className="cc-replies" role="group" aria-label={label}>
       {buttons.map((b, i) => (
         <button
           key={`${i}-${b.payload}`}
