@@ -11,6 +11,7 @@ from bot.nlu.red_flag_matcher import (
     load_rules,
     phrase_to_pattern,
 )
+from bot.nlu.word_normal import spanish_sound
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +235,87 @@ def test_groups_and_sentinels_expand():
     overdose = next(rule for rule in rules if rule.name == "overdose")
     assert any("oxycodone" in phrase for phrase in overdose.phrases)  # "@meds" expanded
     assert not any("@" in phrase for rule in rules for phrase in rule.phrases)
+
+
+@pytest.mark.parametrize(
+    "text, flag",
+    [
+        ("no controlo la orina y me duele mucho la espalda", "bladder_bowel"),  # "controlo", not "control"
+        ("desde anoche no controlo las heces", "bladder_bowel"),
+        ("no he orinado en todo el día", "bladder_bowel"),
+        ("tengo adormecimiento en la entrepierna", "saddle_numbness"),
+        ("tengo dormida la zona de la silla de montar", "saddle_numbness"),
+        ("se me debilitan las piernas cada vez más", "leg_weakness"),  # verb before the legs
+        ("las piernas no me sostienen", "leg_weakness"),
+        ("a mi papá se le cayó un lado de la cara", "stroke_signs"),
+        ("me tomé 15 oxicodonas", "overdose"),
+        ("todos estarían mejor si yo no estuviera", "self_harm"),
+        ("sería mejor desaparecer", "self_harm"),
+        ("les estoy dejando mis cosas a mis hijos porque ya no voy a estar", "self_harm"),
+        ("me quiero matar, no aguanto este dolor", "self_harm"),
+        ("llévenme a urgencias", "going_to_er"),
+    ],
+)
+def test_spanish_red_flags_in_their_everyday_wording(matcher, spacy_nlp, text, flag):
+    assert flag in flags_in(matcher, spacy_nlp, text)
+
+
+def test_pronouns_written_onto_a_spanish_verb_come_off(matcher, spacy_nlp):
+    """ "tomármelas" is "tomar" + "me" + "las": the plan to take them all is found."""
+    _, lemmas = matcher.normal_forms(["pienso", "tomármelas", "todas"])
+    assert lemmas[2] == "tomar"
+    text = "Estoy cansado de este dolor. Ya junté las pastillas y esta noche pienso tomármelas todas."
+    assert "self_harm" in flags_in(matcher, spacy_nlp, text)
+    # a rule word keeps its own form: "matarme" is not "matar", so the idiom stays an idiom
+    assert flags_in(matcher, spacy_nlp, "el dolor me está matando, hay cita más temprano?") == set()
+
+
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("pastiyas", "pastillas"),
+        ("bomitar", "vomitar"),
+        ("inchada", "hinchada"),
+        ("ambulansia", "ambulancia"),
+    ],
+)
+def test_spanish_words_spelled_as_they_sound_meet(typed, meant):
+    assert spanish_sound(typed) == spanish_sound(meant)
+
+
+def test_spanish_spelling_by_sound_is_corrected(matcher, spacy_nlp):
+    assert "overdose" in flags_in(matcher, spacy_nlp, "me tome todas las pastiyas")
+    assert spanish_sound("pasta") != spanish_sound("pastilla")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no he perdido el control de la orina, solo me duele la espalda",  # negated loss of control
+        "no siento debilidad en las piernas, solo rigidez",  # "no siento" negates the weakness
+        "¿la ablación puede dejar las piernas débiles?",  # Spanish order of "can the RFA ...?"
+        "¿es normal que la pierna se sienta dormida unas horas después del bloqueo?",  # "sienta" is no "siento"
+        "mi esposo tuvo un infarto hace cinco años, ¿puede hacerse la ablación?",  # a past heart attack
+        "¿cuándo debo ir a urgencias después de una inyección?",  # a general question
+        "¿a qué número llamo si tengo una emergencia fuera de horario?",
+        "me pusieron anestesia en la nalga para la inyección, ¿es normal que me duela?",
+        "tengo miedo de desmayarme con la aguja, me pueden acostar?",
+        "me sentiría mejor si no estuviera tan cansada",
+        "ojalá no me despierte el dolor esta noche",
+        "mi papá se cayó de niño y se fracturó el brazo, ¿importa para el formulario?",
+        "este dolor me mata, ¿tienen cita para esta semana?",
+    ],
+)
+def test_spanish_look_alikes_do_not_fire(matcher, spacy_nlp, text):
+    assert flags_in(matcher, spacy_nlp, text) == set()
+
+
+@pytest.mark.parametrize(
+    "text, flag",
+    [
+        ("can the RFA make my leg numb? I can't feel my leg since yesterday", "leg_weakness"),
+        ("¿la ablación puede dejar la pierna dormida? no siento la pierna desde ayer", "leg_weakness"),
+    ],
+)
+def test_a_treatment_question_followed_by_the_patients_own_symptom_fires(matcher, spacy_nlp, text, flag):
+    assert flag in flags_in(matcher, spacy_nlp, text)

@@ -3,14 +3,17 @@
 Rule words and message words go through the same steps, so that "legs"/"leg", "puedo"/"poder",
 "inyección"/"inyeccion" and "numbnes"/"numbness" meet: lower case and accents off (`fold`), a few
 texting abbreviations, a lemma (the pipeline's English lookup table, or a small Spanish table
-built with the pipeline: `Lemmatizer`), then, for message words only, one-letter typo correction
-towards a rule word (`WordNormalizer`). Kept apart from the matching so each can be read alone.
+built with the pipeline: `Lemmatizer`), then, for message words only (`WordNormalizer`): Spanish
+pronouns written onto a verb taken off ("tomármelas" -> "tomar"), one-letter typo correction
+towards a rule word, and Spanish words spelled as they sound ("pastiyas", "bomitar", "inchada").
+Kept apart from the matching so each can be read alone.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import groupby
 from typing import Callable, Container, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 # Name of the spaCy lookup table of real words one typo away from a keyword (bot/nlu/spacy_pipeline.py).
@@ -38,6 +41,14 @@ EXTRA_LEMMAS: Mapping[str, str] = {
 }  # fmt: skip
 ACCENTS = str.maketrans("áéíóúüàèìòùâêîôûäëïöñ’‘`´", "aeiouuaeiouaeiouaeion''''")
 REPEATS = re.compile(r"(.)\1{2,}")  # "helppp", "pleeease"
+# A Spanish infinitive, gerund or imperative with one or two pronouns written onto it:
+# "tomármelas" (tomar + me + las), "matándome", "llévenme". The stem must be a rule word's form.
+CLITICS = re.compile(r"^(.{3,}?(?:ar|er|ir|ando|iendo|yendo|en|an))(?:me|se|nos|lo|la|le|los|las|les){1,2}$")
+# Spanish letters that sound alike, so patients swap them: ll/y, b/v, s/z/c(e,i), j/g(e,i), a silent h.
+_SILENT_H = re.compile(r"(?<!c)h")
+_SOFT_C = re.compile(r"c(?=[ei])")
+_SOFT_G = re.compile(r"g(?=[ei])")
+_DOUBLED = re.compile(r"(.)\1")
 
 
 def fold(word: str) -> str:
@@ -65,6 +76,20 @@ def edit_distance_at_most_one(a: str, b: str) -> bool:
     return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
+def spanish_sound(word: str) -> str:
+    """A folded word as Spanish says it: "pastiyas" and "pastillas", "bomitar" and "vomitar" meet."""
+    word = word.replace("ll", "y").replace("v", "b").replace("z", "s")
+    if "h" in word:
+        word = _SILENT_H.sub("", word)
+    if "c" in word:
+        word = _SOFT_C.sub("s", word)
+    if "g" in word:
+        word = _SOFT_G.sub("j", word)
+    if _DOUBLED.search(word):  # "pastillas" / "pastilas": letters written twice count once
+        word = "".join(letter for letter, _ in groupby(word))
+    return word
+
+
 def _deletions(word: str) -> List[str]:
     return [word[:i] + word[i + 1 :] for i in range(len(word))]
 
@@ -75,6 +100,11 @@ class Lemmatizer:
     def __init__(self, english_lemma: Callable[[str], str], spanish_lemmas: Mapping[str, str]) -> None:
         self._english_lemma = english_lemma
         self._spanish_lemmas = spanish_lemmas
+        self._spanish_lemma_set = frozenset(spanish_lemmas.values())
+
+    def is_spanish(self, word: str) -> bool:
+        """True for a Spanish form or lemma of the rules' Spanish words ("pastillas", "orinar")."""
+        return word in self._spanish_lemma_set or bool(self._spanish_lemmas.get(word))
 
     def __call__(self, word: str) -> str:
         word = EXTRA_LEMMAS.get(word, word)
@@ -111,6 +141,12 @@ class WordNormalizer:
         for target in sorted(w for w in self._keywords if len(w) >= MIN_TYPO_LENGTH and w.isalpha()):
             for key in [target, *_deletions(target)]:
                 self._typo_index.setdefault(key, []).append(target)
+        # Spanish keywords by sound ("pastiyas" is two edits from "pastillas", but sounds the same).
+        is_spanish = getattr(lemma, "is_spanish", lambda word: False)
+        self._sounds: Dict[str, str] = {}
+        for target in sorted(w for w in self._keywords if len(w) >= MIN_TYPO_LENGTH and w.isalpha()):
+            if is_spanish(target):
+                self._sounds.setdefault(spanish_sound(target), target)
         # Shorter keywords are too close to other words for any edit but a swap ("pian" -> "pain").
         self._swaps: Dict[str, str] = {}
         for target in sorted(w for w in self._keywords if len(w) == MIN_TYPO_LENGTH - 1 and w.isalpha()):
@@ -138,6 +174,9 @@ class WordNormalizer:
             return MANY
         if not word.isalpha():
             return lemma
+        clitics = CLITICS.match(word)
+        if clitics and self._lemma(clitics.group(1)) in self._rule_words:
+            return self._lemma(clitics.group(1))
         if REPEATS.search(word):
             for squeezed in (REPEATS.sub(r"\1", word), REPEATS.sub(r"\1\1", word)):
                 if self._lemma(squeezed) in self._rule_words:
@@ -151,4 +190,8 @@ class WordNormalizer:
             for target in self._typo_index.get(key, ()):
                 if target[0] == word[0] and edit_distance_at_most_one(word, target):
                     return self._lemma(target)
+        if len(word) >= MIN_TYPO_LENGTH:
+            target = self._sounds.get(spanish_sound(word))
+            if target:
+                return self._lemma(target)
         return lemma
