@@ -7,8 +7,9 @@ words or word pieces with some training examples; gibberish shares none. So "did
 offered when some topic is plausible by that measure, and "I didn't get that" only when none is.
 
 TF-IDF over character n-grams within words (typos still share most pieces), cosine similarity,
-scikit-learn (already installed with Rasa). The index is rebuilt when the training file changes,
-so a staff label or new topic counts without a restart.
+scikit-learn (already installed with Rasa). The index covers every training file (English
+data/nlu.yml, Spanish data/nlu_es.yml) and is rebuilt when one changes, so a staff label or new
+topic counts without a restart.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from bot.evaluation import load_nlu_examples
 from bot.text_normal import normalise
@@ -60,29 +61,36 @@ class TopicIndex:
 
 
 class _IndexCache:
-    """The index of the current training file, rebuilt when its modification time or size changes."""
+    """The index of the current training files, rebuilt when a modification time or size changes."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: Optional[tuple] = None
         self._index: Optional[TopicIndex] = None
 
-    def get(self, path: Path) -> TopicIndex:
-        stat = path.stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
+    def get(self, paths: Sequence[Path]) -> TopicIndex:
+        key = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
         with self._lock:
             if key != self._key or self._index is None:
-                self._index = TopicIndex.build(load_nlu_examples(path))
+                self._index = TopicIndex.build(merged_examples(paths))
                 self._key = key
             return self._index
+
+
+def merged_examples(paths: Sequence[Path]) -> Dict[str, List[str]]:
+    merged: Dict[str, List[str]] = {}
+    for path in paths:
+        for label, texts in load_nlu_examples(path).items():
+            merged.setdefault(label, []).extend(texts)
+    return merged
 
 
 _cache = _IndexCache()
 
 
-def training_file() -> Path:
-    return workspace_root() / "data" / "nlu.yml"
+def training_files() -> List[Path]:
+    return sorted((workspace_root() / "data").glob("nlu*.yml"))
 
 
 def plausible_topics(text: str, limit: int = 3, path: Optional[Path] = None) -> List[Tuple[str, float]]:
-    return _cache.get(path or training_file()).plausible_topics(text, limit)
+    return _cache.get([path] if path else training_files()).plausible_topics(text, limit)

@@ -53,15 +53,21 @@ def test_negated_red_flag_keeps_the_classifier_intent(spacy_model):
     assert msg.get("intent")["name"] == "faq"
 
 
-def test_classifier_emergency_is_never_lowered(spacy_model):
-    # no rule matches this text (the rules now catch "something feels very wrong, please help")
-    msg = message(
-        "something feels off and I am not sure what it is",
-        intent=EMERGENCY_INTENT,
-        confidence=0.7,
-    )
+@pytest.mark.parametrize("confidence", [0.6, 0.99])
+def test_a_classifier_emergency_without_a_rule_is_a_possible_emergency(spacy_model, confidence):
+    # The classifier cannot read the negations; the rules can. The clarification leads with 911.
+    msg = message("no weakness, no fever, no trouble peeing, just achy", intent=EMERGENCY_INTENT, confidence=confidence)
     RedFlagDetector().process([msg], spacy_model)
-    assert msg.get("intent") == {"name": EMERGENCY_INTENT, "confidence": 0.7}
+    assert msg.get("intent")["name"] == "nlu_fallback"
+    assert [entry["name"] for entry in msg.get("intent_ranking")][:2] == ["nlu_fallback", EMERGENCY_INTENT]
+    assert msg.get("possible_emergency") is True
+
+
+def test_a_rule_emergency_is_not_marked_possible(spacy_model):
+    msg = message("I lost control of my bladder and my legs are weak", intent=EMERGENCY_INTENT)
+    RedFlagDetector().process([msg], spacy_model)
+    assert msg.get("intent")["name"] == EMERGENCY_INTENT
+    assert msg.get("possible_emergency") is None
 
 
 def test_empty_text_is_skipped(spacy_model):

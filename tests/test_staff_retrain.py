@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import PROJECT_ROOT
 from bot.evaluation import Scores
@@ -114,6 +115,14 @@ def test_only_a_candidate_that_passed_can_be_promoted_and_rollback_swaps(tmp_pat
 
 
 # --- the whole loop, for real -----------------------------------------------------------------
+
+
+def test_the_fast_config_is_the_live_one_with_fewer_ted_epochs():
+    live = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    fast = yaml.safe_load(FAST_CONFIG.read_text())
+    [ted] = [policy for policy in fast["policies"] if policy["name"] == "TEDPolicy"]
+    ted["epochs"] = next(p["epochs"] for p in live["policies"] if p["name"] == "TEDPolicy")
+    assert fast == live
 
 
 @pytest.fixture(scope="module")
