@@ -18,7 +18,10 @@ from bot.evaluation import score  # noqa: E402
 SETS = {
     "held-out (gated)": ROOT / "tests" / "nlu_heldout.yml",
     "blind (report only)": ROOT / "tests" / "nlu_blind.yml",
-    "real-style blind (report only)": ROOT / "tests" / "nlu_realstyle_blind.yml",
+    "real-style blind (gated)": ROOT / "tests" / "nlu_realstyle_blind.yml",
+    "Spanish held-out (gated)": ROOT / "tests" / "nlu_es_heldout.yml",
+    "Spanish blind (gated)": ROOT / "tests" / "nlu_es_blind.yml",
+    "emergency regression": ROOT / "tests" / "emergency_cases.yml",
 }
 
 

@@ -1,9 +1,9 @@
-"""NLU quality on the held-out set (tests/nlu_heldout.yml), which training never sees.
+"""NLU quality on sets training never sees (tests/test_data_leaks.py checks that).
 
-Gates: intent+topic accuracy >= 0.90 and every emergency caught, on the held-out set and on the
-real-style blind set (tests/nlu_realstyle_blind.yml). `make eval` prints the full
-report for this set and the blind one (tests/nlu_blind.yml). The staff promotion gate
-(bot/staff/retrain.py) never accepts less than these (tests/test_retrain_gate.py checks it).
+Gates: intent+topic accuracy >= 0.93 on the English held-out set, >= 0.90 on the real-style blind
+set and on the Spanish held-out and blind sets, every emergency caught; on the emergency regression
+set, every emergency and at most 5% false alarms. `make eval` prints the full report. The staff
+promotion gate (bot/staff/retrain.py) never accepts less (tests/test_retrain_gate.py checks it).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from bot.evaluation import Scores, load_nlu_examples, score
 
 HELDOUT = PROJECT_ROOT / "tests" / "nlu_heldout.yml"
 TRAINING = PROJECT_ROOT / "data" / "nlu.yml"
-MIN_ACCURACY = 0.90
+MIN_ACCURACY = 0.93
 MIN_EMERGENCY_RECALL = 1.0  # held-out emergencies
 # The emergency regression set with the trained model: every emergency (the red-flag rules alone
 # catch all of them; docs/performance.md).
 MIN_REGRESSION_RECALL = 1.0
-MAX_REGRESSION_FALSE_ALARMS = 0.15
+MAX_REGRESSION_FALSE_ALARMS = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +81,35 @@ def test_emergency_regression_set_false_alarms(emergency_cases):
     rows = [row for row in emergency_cases.rows if row[1] == "not_emergency"]
     false_alarms = [text for text, _, predicted in rows if predicted == "emergency"]
     assert len(false_alarms) / len(rows) <= MAX_REGRESSION_FALSE_ALARMS
+
+
+# Spanish sets, written independently of the Spanish training data (docs/performance.md has their
+# first measurement).
+SPANISH_HELDOUT = PROJECT_ROOT / "tests" / "nlu_es_heldout.yml"
+SPANISH_BLIND = PROJECT_ROOT / "tests" / "nlu_es_blind.yml"
+MIN_SPANISH_ACCURACY = 0.90
+
+
+def test_spanish_heldout_set_covers_every_label_but_emergency():
+    # Spanish emergencies are gated in the emergency regression set (about 40% Spanish).
+    labels = set(load_nlu_examples(SPANISH_HELDOUT))
+    assert labels == set(load_nlu_examples(TRAINING)) - {"emergency"}
+    assert sum(len(v) for v in load_nlu_examples(SPANISH_HELDOUT).values()) >= 140
+
+
+@pytest.mark.parametrize("path", [SPANISH_HELDOUT, SPANISH_BLIND], ids=["heldout", "blind"])
+def test_spanish_sets_accuracy(trained_agent, path):
+    spanish = score(trained_agent, path)
+    print(f"\n{path.name} accuracy {spanish.accuracy:.3f} of {len(spanish.rows)}; confusions: {spanish.common_confusions()}")
+    assert spanish.accuracy >= MIN_SPANISH_ACCURACY
+
+
+@pytest.mark.parametrize(
+    "path", [HELDOUT, REAL_STYLE_BLIND, SPANISH_HELDOUT, SPANISH_BLIND], ids=["heldout", "realstyle", "es-heldout", "es-blind"]
+)
+def test_no_dead_ends_on_in_scope_questions(trained_agent, path):
+    """An FAQ question the bot is unsure of gets "did you mean", never a bare "I didn't get that"."""
+    from actions.clarify import choices_for
+
+    dead_ends = [parsed["text"] for parsed in score(trained_agent, path).unsure_faq_parses if not choices_for(parsed)]
+    assert dead_ends == []
