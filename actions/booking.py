@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional
 
@@ -23,6 +22,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.booking_fields import (
     InvalidAnswer,
+    english_label,
+    is_read_back_label,
     means_this_number,
     parse_email,
     parse_interest,
@@ -39,6 +40,7 @@ from bot.bookings.spool import BookingSpool
 from bot.bookings.store import BookingStore
 from bot.clinic import load_clinic_settings
 from bot.log_privacy import error_summary
+from bot.messages import Messages, tracker_language
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +52,99 @@ FORM_SLOTS = [
     "booking_interest",
     "booking_consent",
 ]
+TEXTS = Messages(
+    "booking",
+    {
+        "give_up": {
+            "en": "Sorry, this isn't working well in chat. If this is an emergency, call 911. Otherwise "
+            "please call us at {phone} and our staff will book your visit.",
+            "es": "Disculpe, esto no está funcionando bien por chat. Si es una emergencia, llame al 911. "
+            "De lo contrario, llámenos al {phone} y nuestro personal programará su visita.",
+        },
+        "got_it": {"en": "Got it: {time}.", "es": "Entendido: {time}."},
+        "no_consent": {
+            "en": "No problem. We can only take a request if we may contact you about it, so I haven't "
+            "sent anything. You can call us at {phone}.",
+            "es": "No hay problema. Solo podemos tramitar una solicitud si podemos comunicarnos con usted "
+            "sobre ella, así que no he enviado nada. Puede llamarnos al {phone}.",
+        },
+        # Not "cancel": on SMS that word is a carrier opt-out keyword and would silence the bot. The
+        # Spanish phrase is several words, and carriers act on single-word keywords only.
+        "start": {
+            "en": "Let's request a visit. I'll ask a few short questions (about a minute). Please don't "
+            "share medical details here; our staff will talk them through with you. You can type "
+            "'never mind' at any time to stop.",
+            "es": "Vamos a solicitar una visita. Le haré unas preguntas breves (cerca de un minuto). Por "
+            "favor, no comparta detalles médicos aquí; nuestro personal los revisará con usted. Puede "
+            "escribir 'cancelar la solicitud' en cualquier momento para detenerse.",
+        },
+        "summary": {
+            "en": "Here is your request:\n{lines}\nShall I send it to the clinic?",
+            "es": "Esta es su solicitud:\n{lines}\n¿La envío a la clínica?",
+        },
+        "send_request": {"en": "Send request", "es": "Enviar solicitud"},
+        "change_something": {"en": "Change something", "es": "Cambiar algo"},
+        "dont_send": {"en": "Don't send", "es": "No enviar"},
+        "change_field": {
+            "en": "Sure, let's change your {field}.",
+            "es": "Claro, cambiemos este dato: {field}.",
+        },
+        "which_change": {"en": "What would you like to change?", "es": "¿Qué le gustaría cambiar?"},
+        "dont_send_anything": {"en": "Don't send anything", "es": "No enviar nada"},
+        "cancelled": {
+            "en": "Okay, I've stopped the booking; nothing was sent. Is there anything else you'd like to know?",
+            "es": "De acuerdo, detuve la solicitud; no se envió nada. ¿Hay algo más que quiera saber?",
+        },
+        "submit_failed": {
+            "en": "Sorry, something went wrong and your request was not sent. If this is an emergency, "
+            "call 911. Otherwise please call us at {phone} and our staff will book your visit.",
+            "es": "Disculpe, algo salió mal y su solicitud no se envió. Si es una emergencia, llame al "
+            "911. De lo contrario, llámenos al {phone} y nuestro personal programará su visita.",
+        },
+        "save_failed": {
+            "en": "Sorry, we could not save your request just now, so it was not sent. If this is an "
+            "emergency, call 911. Otherwise please call us at {phone} and our staff will book your visit.",
+            "es": "Disculpe, no pudimos guardar su solicitud en este momento, así que no se envió. Si es "
+            "una emergencia, llame al 911. De lo contrario, llámenos al {phone} y nuestro personal "
+            "programará su visita.",
+        },
+        "kept": {
+            "en": "Thank you! We have received your request {reference}; it will be sent to our staff in "
+            "a few minutes, so there is no need to send it again. It is a request, not a confirmed "
+            "appointment: our staff will call you at {phone} to confirm a time. Questions meanwhile? "
+            "Call {clinic_phone}.",
+            "es": "¡Gracias! Recibimos su solicitud {reference}; se enviará a nuestro personal en unos "
+            "minutos, así que no necesita enviarla de nuevo. Es una solicitud, no una cita confirmada: "
+            "nuestro personal le llamará al {phone} para confirmar el horario. ¿Tiene preguntas "
+            "mientras tanto? Llame al {clinic_phone}.",
+        },
+        "sent": {
+            "en": "Thank you! Your request {reference} has been sent. It is a request, not a confirmed "
+            "appointment: our staff will call you at {phone} to confirm a time. Questions meanwhile? "
+            "Call {clinic_phone}.",
+            "es": "¡Gracias! Su solicitud {reference} fue enviada. Es una solicitud, no una cita "
+            "confirmada: nuestro personal le llamará al {phone} para confirmar el horario. ¿Tiene "
+            "preguntas mientras tanto? Llame al {clinic_phone}.",
+        },
+        "clinic_number": {"en": "the clinic's number", "es": "el número de la clínica"},
+        # The summary's field names and the values it reads back.
+        "booking_name": {"en": "Name", "es": "Nombre"},
+        "booking_phone": {"en": "Phone", "es": "Teléfono"},
+        "booking_email": {"en": "Email", "es": "Correo electrónico"},
+        "booking_time": {"en": "Preferred time", "es": "Día y hora preferidos"},
+        "booking_interest": {"en": "Interested in", "es": "Interés"},
+        "no_email": {"en": "not given", "es": "no indicado"},
+        "Stem cells": {"en": "Stem cells", "es": "Células madre"},
+        "Not sure": {"en": "Not sure", "es": "Sin decidir"},
+    },
+)
 FIELD_TITLES = {
-    "booking_name": "Name",
-    "booking_phone": "Phone",
-    "booking_email": "Email",
-    "booking_time": "Preferred time",
-    "booking_interest": "Interested in",
+    slot: TEXTS.en(slot)
+    for slot in ("booking_name", "booking_phone", "booking_email", "booking_time", "booking_interest")
 }
 NO_EMAIL = "not given"  # a filled slot must not be None; this marks "skipped"
 MAX_FAILED_ANSWERS = 3
 SUMMARY_STAGE = "summary"
-# The label parse_preferred_time gives back, e.g. "Tuesday, December 1, afternoon".
-READ_BACK_LABEL = re.compile(
-    r"^[A-Z][a-z]+day, [A-Z][a-z]+ \d{1,2}(, (morning|afternoon|evening|any time)| at \d{1,2}:\d\d [AP]M)$"
-)
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +175,7 @@ class ValidateBookingForm(FormValidationAction):
         try:
             parsed = parse(value)
         except InvalidAnswer as problem:
-            return self._failed(slot, str(problem), dispatcher, tracker)
+            return self._failed(slot, problem.text(tracker_language(tracker)), dispatcher, tracker)
         return {slot: parsed, "booking_failures": 0.0}
 
     def _failed(
@@ -102,10 +183,8 @@ class ValidateBookingForm(FormValidationAction):
     ) -> Dict[str, Any]:
         failures = (tracker.get_slot("booking_failures") or 0) + 1
         if failures >= MAX_FAILED_ANSWERS:
-            phone = load_clinic_settings().phone
-            dispatcher.utter_message(
-                text=f"Sorry, this isn't working well in chat. If this is an emergency, call 911. Otherwise please call us at {phone} and our staff will book your visit."
-            )
+            phone = _clinic_phone(tracker_language(tracker))
+            dispatcher.utter_message(text=TEXTS("give_up", tracker_language(tracker), phone=phone))
             # Ending the form: the summary action sees the missing answers and wraps up.
             return {slot: None, "booking_failures": 0.0, "requested_slot": None}
         dispatcher.utter_message(text=problem)
@@ -141,19 +220,18 @@ class ValidateBookingForm(FormValidationAction):
         return {"booking_time": text} if reads_as_a_day(text, load_clinic_settings()) else {}
 
     def validate_booking_time(self, value: Any, dispatcher, tracker, domain: DomainDict) -> Dict[str, Any]:
-        if isinstance(value, str) and READ_BACK_LABEL.match(
-            value
-        ):  # our own read-back, re-validated on restart
+        if is_read_back_label(value):  # our own read-back, re-validated on restart
             return {"booking_time": value}
+        language = tracker_language(tracker)
         result = self._check(
             "booking_time",
-            lambda v: parse_preferred_time(v, load_clinic_settings()).label(),
+            lambda v: parse_preferred_time(v, load_clinic_settings(), language=language).label(language),
             value,
             dispatcher,
             tracker,
         )
         if result.get("booking_time"):
-            dispatcher.utter_message(text=f"Got it: {result['booking_time']}.")
+            dispatcher.utter_message(text=TEXTS("got_it", language, time=result["booking_time"]))
         return result
 
     def validate_booking_interest(
@@ -166,10 +244,8 @@ class ValidateBookingForm(FormValidationAction):
             return {"booking_consent": None}
         if value is True:
             return {"booking_consent": True, "booking_failures": 0.0}
-        phone = load_clinic_settings().phone
-        dispatcher.utter_message(
-            text=f"No problem. We can only take a request if we may contact you about it, so I haven't sent anything. You can call us at {phone}."
-        )
+        language = tracker_language(tracker)
+        dispatcher.utter_message(text=TEXTS("no_consent", language, phone=_clinic_phone(language)))
         return {"booking_consent": False, "requested_slot": None}
 
 
@@ -193,12 +269,7 @@ class ActionStartBooking(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        dispatcher.utter_message(
-            text="Let's request a visit. I'll ask a few short questions (about a minute). "
-            "Please don't share medical details here; our staff will talk them through with you. "
-            # Not "cancel": on SMS that word is a carrier opt-out keyword and would silence the bot.
-            "You can type 'never mind' at any time to stop."
-        )
+        dispatcher.utter_message(text=TEXTS("start", tracker_language(tracker)))
         return cleared_booking_slots() + [SlotSet("booking_offered", False)]
 
 
@@ -214,16 +285,29 @@ class ActionBookingSummary(Action):
         answers = booking_answers(tracker)
         if answers["booking_consent"] is not True or any(answers[s] is None for s in FIELD_TITLES):
             return cleared_booking_slots()  # the form already told the patient why
-        lines = [f"{FIELD_TITLES[slot]}: {answers[slot]}" for slot in FIELD_TITLES]
+        language = tracker_language(tracker)
+        lines = "\n".join(
+            f"{TEXTS(slot, language)}: {shown_value(slot, answers[slot], language)}" for slot in FIELD_TITLES
+        )
         dispatcher.utter_message(
-            text="Here is your request:\n" + "\n".join(lines) + "\nShall I send it to the clinic?",
+            text=TEXTS("summary", language, lines=lines),
             buttons=[
-                {"title": "Send request", "payload": "/affirm"},
-                {"title": "Change something", "payload": "/change_booking"},
-                {"title": "Don't send", "payload": "/stop"},
+                {"title": TEXTS("send_request", language), "payload": "/affirm"},
+                {"title": TEXTS("change_something", language), "payload": "/change_booking"},
+                {"title": TEXTS("dont_send", language), "payload": "/stop"},
             ],
         )
         return [SlotSet("booking_stage", SUMMARY_STAGE)]
+
+
+def shown_value(slot: str, value: Any, language: str) -> str:
+    """An answer as the summary reads it back: the skipped email and the interests the form keeps
+    in English (for staff) are shown in the conversation's language."""
+    if slot == "booking_email" and value == NO_EMAIL:
+        return TEXTS("no_email", language)
+    if slot == "booking_interest" and value in ("Stem cells", "Not sure"):
+        return TEXTS(value, language)
+    return str(value)
 
 
 class ActionChangeBooking(Action):
@@ -243,17 +327,23 @@ class ActionChangeBooking(Action):
             ),
             None,
         )
+        language = tracker_language(tracker)
         if field in FIELD_TITLES:
-            dispatcher.utter_message(text=f"Sure, let's change your {FIELD_TITLES[field].lower()}.")
+            dispatcher.utter_message(
+                text=TEXTS("change_field", language, field=TEXTS(field, language).lower())
+            )
             return [SlotSet(field, None), SlotSet("booking_stage", None), FollowupAction("booking_form")]
         dispatcher.utter_message(
-            text="What would you like to change?",
+            text=TEXTS("which_change", language),
             buttons=[
                 *(
-                    {"title": title, "payload": f'/change_booking{{"booking_field": "{slot}"}}'}
-                    for slot, title in FIELD_TITLES.items()
+                    {
+                        "title": TEXTS(slot, language),
+                        "payload": f'/change_booking{{"booking_field": "{slot}"}}',
+                    }
+                    for slot in FIELD_TITLES
                 ),
-                {"title": "Don't send anything", "payload": "/stop"},
+                {"title": TEXTS("dont_send_anything", language), "payload": "/stop"},
             ],
         )
         return []
@@ -266,9 +356,7 @@ class ActionCancelBooking(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        dispatcher.utter_message(
-            text="Okay, I've stopped the booking; nothing was sent. Is there anything else you'd like to know?"
-        )
+        dispatcher.utter_message(text=TEXTS("cancelled", tracker_language(tracker)))
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + cleared_booking_slots()
 
 
@@ -290,13 +378,13 @@ class ActionSubmitBooking(Action):
             return await self._submit(dispatcher, tracker)
         except Exception as error:
             logger.error("Submitting a booking request failed (%s)", error_summary(error))
-            dispatcher.utter_message(
-                text=f"Sorry, something went wrong and your request was not sent. If this is an emergency, call 911. Otherwise please call us at {_clinic_phone()} and our staff will book your visit."
-            )
+            language = tracker_language(tracker)
+            dispatcher.utter_message(text=TEXTS("submit_failed", language, phone=_clinic_phone(language)))
             return cleared_booking_slots()
 
     async def _submit(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
         answers = booking_answers(tracker)
+        language = tracker_language(tracker)
         clinic = load_clinic_settings()
         notifiers = notifiers_from_env()
         names = [n.name for n in notifiers]
@@ -306,10 +394,11 @@ class ActionSubmitBooking(Action):
             name=answers["booking_name"],
             phone=answers["booking_phone"],
             email=None if answers["booking_email"] in (None, NO_EMAIL) else answers["booking_email"],
-            preferred_time=answers["booking_time"],
+            preferred_time=english_label(answers["booking_time"]),  # staff read it in English
             interest=answers["booking_interest"],
             consent=answers["booking_consent"] is True,
             channel=(tracker.get_latest_input_channel() or "unknown"),
+            language=language,
         )
         try:
             # booking_store() in the thread too: building it the first time touches the database.
@@ -322,16 +411,11 @@ class ActionSubmitBooking(Action):
                 kept = await asyncio.to_thread(booking_spool().keep, request, key, names)
             except Exception as spool_error:
                 logger.error("Keeping the booking request failed too (%s)", error_summary(spool_error))
-                dispatcher.utter_message(
-                    text=f"Sorry, we could not save your request just now, so it was not sent. If this is an emergency, call 911. Otherwise please call us at {clinic.phone} and our staff will book your visit."
-                )
+                dispatcher.utter_message(text=TEXTS("save_failed", language, phone=clinic.phone))
                 return cleared_booking_slots()
             dispatcher.utter_message(
-                text=(
-                    f"Thank you! We have received your request {kept.reference}; it will be sent to our staff "
-                    f"in a few minutes, so there is no need to send it again. It is a request, not a confirmed "
-                    f"appointment: our staff will call you at {kept.phone} to confirm a time. "
-                    f"Questions meanwhile? Call {clinic.phone}."
+                text=TEXTS(
+                    "kept", language, reference=kept.reference, phone=kept.phone, clinic_phone=clinic.phone
                 )
             )
             return cleared_booking_slots() + [SlotSet("last_booking_ref", kept.reference)]
@@ -339,20 +423,18 @@ class ActionSubmitBooking(Action):
         # requests kept in the spool earlier (the database is evidently back).
         asyncio.get_running_loop().run_in_executor(None, _catch_up_quietly, notifiers)
         dispatcher.utter_message(
-            text=(
-                f"Thank you! Your request {stored.reference} has been sent. It is a request, not a confirmed "
-                f"appointment: our staff will call you at {stored.phone} to confirm a time. "
-                f"Questions meanwhile? Call {clinic.phone}."
+            text=TEXTS(
+                "sent", language, reference=stored.reference, phone=stored.phone, clinic_phone=clinic.phone
             )
         )
         return cleared_booking_slots() + [SlotSet("last_booking_ref", stored.reference)]
 
 
-def _clinic_phone() -> str:
+def _clinic_phone(language: str = "en") -> str:
     try:
         return load_clinic_settings().phone
     except Exception:  # the settings file itself may be what failed
-        return "the clinic's number"
+        return TEXTS("clinic_number", language)
 
 
 def idempotency_key(tracker: Tracker) -> str:

@@ -12,6 +12,17 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.clinic import load_clinic_settings
+from bot.messages import Messages, tracker_language
+
+TEXTS = Messages(
+    "contact",
+    {
+        "in_person": {
+            "en": "Our team will be glad to help you in person.\n{contact}",
+            "es": "Nuestro equipo con gusto le atenderá en persona.\n{contact}",
+        },
+    },
+)
 
 
 class ActionShareContact(Action):
@@ -24,8 +35,7 @@ class ActionShareContact(Action):
         tracker: Tracker,
         domain: Dict[str, Any],
     ) -> List[Dict[str, Any]]:
-        clinic = load_clinic_settings()
-        dispatcher.utter_message(
-            text=f"Our team will be glad to help you in person.\n{clinic.contact_text()}"
-        )
+        language = tracker_language(tracker)
+        contact = load_clinic_settings().contact_text(language)
+        dispatcher.utter_message(text=TEXTS("in_person", language, contact=contact))
         return [SlotSet("booking_offered", False)]

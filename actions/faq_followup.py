@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.parse_data import faq_topic
 from bot.clinic import load_clinic_settings
+from bot.messages import Messages, tracker_language
 
 # Topics after which a patient is likely ready to talk to the clinic.
 OFFER_BOOKING_AFTER = {
@@ -20,10 +21,29 @@ OFFER_BOOKING_AFTER = {
     "recovery_downtime",
     "questions_for_doctor",
 }
-BOOKING_BUTTONS = [
-    {"title": "Yes, book a visit", "payload": "/book_appointment"},
-    {"title": "No, thanks", "payload": "/deny"},
-]
+TEXTS = Messages(
+    "faq_followup",
+    {
+        "cost_questions": {
+            "en": "Our staff can answer cost and insurance questions at {phone}.",
+            "es": "Nuestro personal puede responder sus preguntas sobre costos y seguro médico al {phone}.",
+        },
+        "offer_visit": {
+            "en": "Would you like to request a visit to talk it over with a clinician?",
+            "es": "¿Le gustaría solicitar una visita para hablarlo con un profesional de la clínica?",
+        },
+        "yes_book": {"en": "Yes, book a visit", "es": "Sí, pedir una cita"},
+        "no_thanks": {"en": "No, thanks", "es": "No, gracias"},
+    },
+)
+BOOKING_PAYLOADS = {"yes_book": "/book_appointment", "no_thanks": "/deny"}
+
+
+def booking_buttons(language: str = "en") -> List[Dict[str, str]]:
+    return [{"title": TEXTS(key, language), "payload": payload} for key, payload in BOOKING_PAYLOADS.items()]
+
+
+BOOKING_BUTTONS = booking_buttons()
 
 
 class ActionFaqFollowup(Action):
@@ -40,14 +60,10 @@ class ActionFaqFollowup(Action):
         if topic not in OFFER_BOOKING_AFTER:
             return [SlotSet("booking_offered", False)]
         clinic = load_clinic_settings()
+        language = tracker_language(tracker)
         if topic == "clinic_location":
-            dispatcher.utter_message(text=clinic.contact_text())
+            dispatcher.utter_message(text=clinic.contact_text(language))
         if topic == "cost_insurance":
-            dispatcher.utter_message(
-                text=f"Our staff can answer cost and insurance questions at {clinic.phone}."
-            )
-        dispatcher.utter_message(
-            text="Would you like to request a visit to talk it over with a clinician?",
-            buttons=BOOKING_BUTTONS,
-        )
+            dispatcher.utter_message(text=TEXTS("cost_questions", language, phone=clinic.phone))
+        dispatcher.utter_message(text=TEXTS("offer_visit", language), buttons=booking_buttons(language))
         return [SlotSet("booking_offered", True)]

@@ -16,6 +16,7 @@ from typing import Dict, Optional
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.messages import Messages
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,40 @@ WEEKDAYS = (
     "friday",
     "saturday",
     "sunday",
+)
+# Day names as patients read them, Monday first; the English ones also name clinic.yml's keys.
+WEEKDAY_NAMES = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+}
+MONTH_NAMES = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+           "octubre", "noviembre", "diciembre"),
+}  # fmt: skip
+
+TEXTS = Messages(
+    "clinic",
+    {
+        "reach": {
+            "en": "You can reach {name} at {phone}.",
+            "es": "Puede comunicarse con {name} al {phone}.",
+        },
+        "hours": {"en": "Hours: {hours}.", "es": "Horario: {hours}."},
+        "address": {"en": "Address: {address}.", "es": "Dirección: {address}."},
+        "no_address": {
+            "en": "Please call us for the address and directions.",
+            "es": "Llámenos para pedir la dirección y cómo llegar.",
+        },
+        "booking_link": {
+            "en": "Request an appointment online: {url}",
+            "es": "Solicite una cita en línea: {url}",
+        },
+        # One group of days in the hours line: "Mon-Thu 09:00-17:00" / "lunes a jueves 09:00-17:00".
+        "day_range": {"en": "{first}-{last} {hours}", "es": "{first} a {last} {hours}"},
+        "one_day": {"en": "{day} {hours}", "es": "{day} {hours}"},
+    },
 )
 
 
@@ -41,8 +76,9 @@ class ClinicSettings:
     timezone: str = "America/New_York"
     example_values: bool = False
 
-    def hours_text(self) -> str:
-        """Opening hours as one readable line, e.g. 'Mon-Thu 09:00-17:00, Fri 09:00-16:00'."""
+    def hours_text(self, language: str = "en") -> str:
+        """Opening hours as one readable line, e.g. 'Mon-Thu 09:00-17:00, Fri 09:00-16:00' or
+        'lunes a jueves 09:00-17:00, viernes 09:00-16:00'."""
         if not self.opening_hours:
             return ""
         groups: list[list[str]] = []  # consecutive days sharing the same range
@@ -56,22 +92,42 @@ class ClinicSettings:
                 groups.append([day, day, hours])
         parts = []
         for first, last, hours in groups:
-            days = first[:3].title() if first == last else f"{first[:3].title()}-{last[:3].title()}"
-            parts.append(f"{days} {hours}")
+            if first == last:
+                parts.append(TEXTS("one_day", language, day=_day_label(first, language), hours=hours))
+            else:
+                first_label, last_label = _day_label(first, language), _day_label(last, language)
+                parts.append(TEXTS("day_range", language, first=first_label, last=last_label, hours=hours))
         return ", ".join(parts)
 
-    def contact_text(self) -> str:
+    def contact_text(self, language: str = "en") -> str:
         """The clinic's contact block used by hand-off, booking and location answers."""
-        lines = [f"You can reach {self.name} at {self.phone}."]
-        if self.hours_text():
-            lines.append(f"Hours: {self.hours_text()}.")
+        lines = [TEXTS("reach", language, name=self.name, phone=self.phone)]
+        hours = self.hours_text(language)
+        if hours:
+            lines.append(TEXTS("hours", language, hours=hours))
         if self.address:
-            lines.append(f"Address: {self.address}.")
+            lines.append(TEXTS("address", language, address=self.address))
         else:
-            lines.append("Please call us for the address and directions.")
+            lines.append(TEXTS("no_address", language))
         if self.booking_url:
-            lines.append(f"Request an appointment online: {self.booking_url}")
+            lines.append(TEXTS("booking_link", language, url=self.booking_url))
         return "\n".join(lines)
+
+
+def weekday_name(index: int, language: str = "en") -> str:
+    """The name of a weekday (0 = Monday) in the reply language: 'Tuesday' / 'martes'."""
+    return WEEKDAY_NAMES["es" if language == "es" else "en"][index]
+
+
+def month_name(month: int, language: str = "en") -> str:
+    """The name of a month (1 = January) in the reply language: 'December' / 'diciembre'."""
+    return MONTH_NAMES["es" if language == "es" else "en"][month - 1]
+
+
+def _day_label(day: str, language: str) -> str:
+    """'Mon' in the English hours line (as before), the full 'lunes' in Spanish."""
+    name = weekday_name(WEEKDAYS.index(day), language)
+    return name if language == "es" else name[:3]
 
 
 def _next_day(day: str) -> Optional[str]:

@@ -1,4 +1,5 @@
-"""The FAQ topic catalogue (bot/topics.yml): a title and a canonical question per topic.
+"""The FAQ topic catalogue (bot/topics.yml): a title and a canonical question per topic, in English
+and (`title_es`, `question_es`) Spanish.
 
 The file is re-read whenever it changes on disk (like clinic.yml in bot/clinic.py), so a topic
 staff add and promote gets its "did you mean" button without restarting the action server.
@@ -26,6 +27,20 @@ class Topic:
     name: str
     title: str
     question: str
+    title_es: Optional[str] = None
+    question_es: Optional[str] = None
+
+    def title_in(self, language: str) -> str:
+        """The button title in the reply language (English where no Spanish pair is written yet)."""
+        return self.title_es if self._spanish(language) else self.title
+
+    def question_in(self, language: str) -> str:
+        """The question the button sends, in the same language as its title (an English question
+        sent from a Spanish conversation could switch its language)."""
+        return self.question_es if self._spanish(language) else self.question
+
+    def _spanish(self, language: str) -> bool:
+        return language == "es" and bool(self.title_es and self.question_es)
 
 
 def topics_path() -> Path:
@@ -37,7 +52,21 @@ def parse_topics(text: str) -> Dict[str, Topic]:
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError("topics.yml must map topic names to a title and a question")
-    return {name: Topic(name, spec["title"], spec["question"]) for name, spec in data.items()}
+    return {
+        name: Topic(
+            name,
+            spec["title"],
+            spec["question"],
+            _optional_text(spec.get("title_es")),
+            _optional_text(spec.get("question_es")),
+        )
+        for name, spec in data.items()
+    }
+
+
+def _optional_text(value: object) -> Optional[str]:
+    text = str(value).strip() if value is not None else ""
+    return text or None
 
 
 class _TopicsCache:

@@ -255,3 +255,122 @@ def test_a_day_classified_as_an_faq_still_answers_the_time_question(
     tracker = time_answer_tracker(text, intent, requested)
     result = asyncio.run(ValidateBookingForm().extract_booking_time(dispatcher, tracker, domain))
     assert result.get("booking_time") == extracted
+
+
+# --- in Spanish: the conversation's `language` slot picks every text ---------------------------
+
+SPANISH = {"language": "es"}
+
+
+def test_a_bad_answer_is_re_asked_in_spanish(dispatcher, domain):
+    result = ValidateBookingForm().validate_booking_phone(
+        "12", dispatcher, make_tracker(slots=SPANISH), domain
+    )
+    assert result == {"booking_phone": None, "booking_failures": 1}
+    assert dispatcher.messages[0]["text"].startswith("Por favor, envíe un número de teléfono de EE. UU.")
+
+
+def test_the_form_gives_up_in_spanish_with_the_phone_and_911(dispatcher, domain):
+    tracker = make_tracker(slots={**SPANISH, "booking_failures": 2.0})
+    result = ValidateBookingForm().validate_booking_time("algún día", dispatcher, tracker, domain)
+    assert result["requested_slot"] is None
+    text = dispatcher.messages[0]["text"]
+    assert "Si es una emergencia, llame al 911" in text and load_clinic_settings().phone in text
+
+
+def test_a_spanish_time_is_read_back_in_spanish_and_passes_again_on_restart(dispatcher, domain):
+    form, tracker = ValidateBookingForm(), make_tracker(slots=SPANISH)
+    result = form.validate_booking_time("3 de diciembre a las 10", dispatcher, tracker, domain)
+    assert result["booking_time"].endswith("3 de diciembre a las 10:00 a. m.")
+    assert dispatcher.messages[0]["text"] == f"Entendido: {result['booking_time']}."
+    assert form.validate_booking_time(result["booking_time"], dispatcher, tracker, domain) == {
+        "booking_time": result["booking_time"]
+    }
+
+
+def test_skip_in_spanish_leaves_the_email_out(dispatcher, domain):
+    result = ValidateBookingForm().validate_booking_email(
+        "omitir", dispatcher, make_tracker(slots=SPANISH), domain
+    )
+    assert result == {"booking_email": NO_EMAIL, "booking_failures": 0.0}
+
+
+def test_start_and_no_consent_in_spanish(dispatcher, domain):
+    ActionStartBooking().run(dispatcher, make_tracker(slots=SPANISH), domain)
+    ValidateBookingForm().validate_booking_consent(False, dispatcher, make_tracker(slots=SPANISH), domain)
+    start, refused = (message["text"] for message in dispatcher.messages)
+    assert "no comparta detalles médicos" in start and "'cancelar la solicitud'" in start
+    assert "no he enviado nada" in refused and load_clinic_settings().phone in refused
+
+
+SPANISH_ANSWERS = {
+    **ANSWERS,
+    "booking_time": "martes 1 de diciembre, por la tarde",
+    "booking_interest": "Not sure",
+    **SPANISH,
+}
+
+
+def test_the_summary_reads_everything_back_in_spanish(dispatcher, domain):
+    ActionBookingSummary().run(dispatcher, make_tracker(slots=SPANISH_ANSWERS), domain)
+    [message] = dispatcher.messages
+    assert message["text"].splitlines() == [
+        "Esta es su solicitud:",
+        "Nombre: Maria Lopez",
+        "Teléfono: +13055550123",
+        "Correo electrónico: no indicado",
+        "Día y hora preferidos: martes 1 de diciembre, por la tarde",
+        "Interés: Sin decidir",
+        "¿La envío a la clínica?",
+    ]
+    assert [(b["title"], b["payload"]) for b in message["buttons"]] == [
+        ("Enviar solicitud", "/affirm"),
+        ("Cambiar algo", "/change_booking"),
+        ("No enviar", "/stop"),
+    ]
+
+
+def test_change_and_cancel_in_spanish(dispatcher, domain):
+    ActionChangeBooking().run(
+        dispatcher,
+        make_tracker({"intent": {"name": "change_booking"}, "entities": []}, slots=SPANISH),
+        domain,
+    )
+    ActionCancelBooking().run(dispatcher, make_tracker(slots=SPANISH_ANSWERS), domain)
+    which, cancelled = dispatcher.messages
+    assert which["text"] == "¿Qué le gustaría cambiar?"
+    assert [b["title"] for b in which["buttons"]][-2:] == ["Interés", "No enviar nada"]
+    assert "no se envió nada" in cancelled["text"]
+
+
+def test_a_spanish_request_is_stored_with_its_language_and_an_english_time_for_staff(
+    dispatcher, domain, store
+):
+    tracker = summary_tracker(**SPANISH_ANSWERS)
+    asyncio.run(ActionSubmitBooking().run(dispatcher, tracker, domain))
+    [stored] = store.list()
+    assert stored.language == "es"
+    assert stored.preferred_time == "Tuesday, December 1, afternoon"
+    assert "Language: Spanish" in stored.staff_summary()
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("¡Gracias! Su solicitud") and stored.reference in text
+    assert "no una cita confirmada" in text
+
+
+def test_an_english_request_is_stored_as_english(dispatcher, domain, store):
+    asyncio.run(ActionSubmitBooking().run(dispatcher, summary_tracker(), domain))
+    [stored] = store.list()
+    assert stored.language == "en" and "Language: English" in stored.staff_summary()
+
+
+def test_a_failed_save_is_told_in_spanish(dispatcher, domain, monkeypatch, store):
+    class BrokenStore:
+        def add(self, *args, **kwargs):
+            raise RuntimeError("database is down")
+
+    monkeypatch.setattr(booking, "booking_store", lambda: BrokenStore())
+    asyncio.run(ActionSubmitBooking().run(dispatcher, summary_tracker(**SPANISH), domain))
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("¡Gracias! Recibimos su solicitud") and "no necesita enviarla de nuevo" in text
+    [kept] = [booking.booking_spool()._read(path) for path in booking.booking_spool().pending()]
+    assert kept[1].language == "es"

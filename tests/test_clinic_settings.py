@@ -64,3 +64,30 @@ def test_edits_are_picked_up_without_restart(tmp_path, monkeypatch):
     later = time.time() + 5  # make sure the modification time differs even on coarse clocks
     os.utime(path, (later, later))
     assert load_clinic_settings().phone == "(305) 555-0142"
+
+
+def test_hours_and_contact_in_spanish():
+    settings = parse_settings((PROJECT_ROOT / "clinic.yml").read_text())
+    assert settings.hours_text("es") == "lunes a jueves 09:00-17:00, viernes 09:00-16:00"
+    assert settings.hours_text("en") == settings.hours_text() == "Mon-Thu 09:00-17:00, Fri 09:00-16:00"
+    one_day = parse_settings(
+        MINIMAL + "opening_hours:\n  saturday: '09:00-12:00'\n  wednesday: '10:00-11:00'\n"
+    )
+    assert one_day.hours_text("es") == "miércoles 10:00-11:00, sábado 09:00-12:00"
+    text = parse_settings(MINIMAL).contact_text("es")
+    assert text.splitlines() == [
+        "Puede comunicarse con Test Clinic al (305) 555-0199.",
+        "Llámenos para pedir la dirección y cómo llegar.",
+    ]
+    full = parse_settings(
+        MINIMAL + 'address: "1 Example Way, Miami, FL"\nbooking_url: "https://example.org/b"\n'
+    )
+    assert "Dirección: 1 Example Way, Miami, FL." in full.contact_text("es")
+    assert "Solicite una cita en línea: https://example.org/b" in full.contact_text("es")
+
+
+def test_weekday_and_month_names():
+    from bot.clinic import month_name, weekday_name
+
+    assert [weekday_name(day, "es") for day in (2, 5)] == ["miércoles", "sábado"]
+    assert weekday_name(0) == "Monday" and month_name(12, "es") == "diciembre" and month_name(1) == "January"

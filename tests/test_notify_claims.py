@@ -211,3 +211,110 @@ def test_a_version_1_database_is_migrated_and_keeps_its_pending_notifications(tm
         assert max(versions) == SCHEMA_VERSION
     finally:
         store._engine.dispose()
+
+
+# --- v3: the patient's language, migrated into existing databases and told to staff -----------
+
+V2_TIMESTAMP = {"sqlite": "DATETIME", "postgresql": "TIMESTAMP WITH TIME ZONE"}
+V2_ID = {"sqlite": "INTEGER PRIMARY KEY", "postgresql": "SERIAL PRIMARY KEY"}
+
+
+def create_version_2_schema(engine) -> None:
+    """The schema (v2) and one pending request as the release before Spanish left them."""
+    dialect = engine.dialect.name
+    stamp, key = V2_TIMESTAMP[dialect], V2_ID[dialect]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"CREATE TABLE booking_requests (id {key}, reference VARCHAR(16) NOT NULL UNIQUE,"
+                f" idempotency_key VARCHAR(200) NOT NULL UNIQUE, created_at {stamp} NOT NULL,"
+                " name VARCHAR(200) NOT NULL, phone VARCHAR(32) NOT NULL, email VARCHAR(320),"
+                " preferred_time VARCHAR(200) NOT NULL, interest VARCHAR(40), consent BOOLEAN NOT NULL,"
+                " channel VARCHAR(40) NOT NULL)"
+            )
+        )
+        connection.execute(
+            text(
+                f"CREATE TABLE booking_notifications (id {key}, reference VARCHAR(16) NOT NULL"
+                " REFERENCES booking_requests (reference), notifier VARCHAR(40) NOT NULL,"
+                " status VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,"
+                f" sent_at {stamp}, claimed_at {stamp}, UNIQUE (reference, notifier))"
+            )
+        )
+        connection.execute(text("CREATE TABLE booking_schema_version (version INTEGER NOT NULL)"))
+        connection.execute(text("INSERT INTO booking_schema_version VALUES (1)"))
+        connection.execute(text("INSERT INTO booking_schema_version VALUES (2)"))
+        connection.execute(
+            text(
+                "INSERT INTO booking_requests (reference, idempotency_key, created_at, name, phone,"
+                " preferred_time, consent, channel) VALUES ('FJ-BBBBBB', 'old-key', :created, 'Ana',"
+                " '+13055550188', 'Monday, December 7, morning', :consent, 'sms')"
+            ),
+            {"created": datetime(2026, 1, 1, 10, tzinfo=timezone.utc), "consent": True},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO booking_notifications (reference, notifier, status, attempts)"
+                " VALUES ('FJ-BBBBBB', 'email', 'pending', 0)"
+            )
+        )
+
+
+def test_a_version_2_database_gets_the_language_column_and_keeps_its_requests(database_url, smtp):
+    controller, handler = smtp
+    engine = create_engine(database_url, future=True)
+    create_version_2_schema(engine)
+    engine.dispose()
+    store = BookingStore.from_url(database_url)
+    BookingStore.from_url(database_url)._engine.dispose()  # a second start finds it migrated
+    try:
+        with store._engine.connect() as connection:
+            versions = connection.execute(select(schema_versions.c.version)).scalars().all()
+        assert SCHEMA_VERSION == 3 and max(versions) == 3
+        [old] = store.list()
+        assert old.reference == "FJ-BBBBBB" and old.language == "en"  # stored before Spanish: English
+        spanish = request_for(2)
+        spanish.language = "es"
+        store.add(spanish, "new-key", ["email"])
+        assert {r.reference: r.language for r in store.list()} == {"FJ-BBBBBB": "en", spanish.reference: "es"}
+        email = EmailNotifier(
+            host="127.0.0.1", port=controller.port, sender="bot@example.org", recipients=["desk@example.org"]
+        )
+        assert deliver_pending(store, [email]) == {"sent": 2, "failed": 0}
+        [to_old] = [m for m in handler.messages if "FJ-BBBBBB" in m]
+        [to_new] = [m for m in handler.messages if spanish.reference in m]
+        assert "Language: English" in to_old and "Language: Spanish" not in to_old
+        assert "Language: Spanish" in to_new
+        assert f"Subject: New appointment request {spanish.reference} (Spanish)" in to_new
+    finally:
+        store._engine.dispose()
+
+
+def test_the_webhook_and_the_export_carry_the_language():
+    from bot.bookings.notify import webhook_payload
+
+    request = request_for(1)
+    assert webhook_payload(request)["language"] == "en"
+    request.language = "es"
+    assert webhook_payload(request)["language"] == "es"
+    assert cli.export_row(request)["language"] == "es"
+    assert "Language: Spanish" in request.staff_summary()
+
+
+def test_a_request_kept_in_the_spool_before_languages_reads_as_english(tmp_path):
+    import json
+
+    from bot.bookings.spool import BookingSpool
+
+    spool = BookingSpool(tmp_path / "spool")
+    spanish = request_for(1)
+    spanish.language = "es"
+    spool.keep(spanish, "k-es")
+    spool.keep(request_for(2), "k-old")
+    for file in spool.pending():  # drop the field from one file, as the release before wrote it
+        record = json.loads(file.read_text(encoding="utf-8"))
+        if record["idempotency_key"] == "k-old":
+            del record["request"]["language"]
+            file.write_text(json.dumps(record), encoding="utf-8")
+    languages = {spool._read(file)[0]: spool._read(file)[1].language for file in spool.pending()}
+    assert languages == {"k-es": "es", "k-old": "en"}

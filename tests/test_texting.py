@@ -7,26 +7,35 @@ import os
 import re
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 import yaml
+from rasa.core.nlg.generator import ResponseVariationFilter
 from sqlalchemy import create_engine
 
 from bot import PROJECT_ROOT
 from bot.channels.texting import (
+    PLAIN_TYPOGRAPHY,
     SMS_MAX_CHARS,
+    SMS_MAX_SEGMENTS,
     WHATSAPP_MAX_CHARS,
     Option,
+    fits_sms,
     gsm7_length,
     match_option,
     numbered_options,
     options_from_buttons,
     render,
+    sms_segments,
     split_message,
+    ucs2_segments,
+    ucs2_units,
 )
 from bot.channels.texting_state import TextingState
+from bot.messages import all_texts
 from bot.sender_identity import SenderIdentity
+from tests.test_messages import import_every_message_table
 from tests.test_responses import REGENERATIVE_TOPICS
 
 YES_NO = [Option("Yes", "/affirm"), Option("No, thanks", "/deny")]
@@ -151,64 +160,135 @@ def test_old_message_ids_are_forgotten(state):
     assert state.claim_message("SM-old") is True
 
 
-# --- every response as the texting channels send it ------------------------------------------
+# --- every response as the texting channels send it, in each reply language -------------------
 
 RESPONSES: Dict[str, List[dict]] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))[
     "responses"
 ]
+LANGUAGES = ("en", "es")
+# Spanish letters and marks outside GSM-7 that Spanish keeps (policy: accents are not stripped).
+SPANISH_UCS2 = str.maketrans("", "", "áíóúÁÍÓÚ")
 
 
-def variants_for(channel: str, variants: List[dict]) -> List[dict]:
-    """What Rasa's NLG picks for an output channel: its own variants if any, else the default ones."""
-    own = [variant for variant in variants if variant.get("channel") == channel]
-    return own or [variant for variant in variants if not variant.get("channel")]
+def variant_language(variant: dict) -> str:
+    """A Spanish variant is one with a condition on the slot language=es; the others are English."""
+    for condition in variant.get("condition") or []:
+        if condition.get("name") == "language" and condition.get("value") == "es":
+            return "es"
+    return "en"
 
 
-SMS_VARIANTS = [(name, v) for name, variants in RESPONSES.items() for v in variants_for("sms", variants)]
-WHATSAPP_VARIANTS = [
-    (name, v) for name, variants in RESPONSES.items() for v in variants_for("whatsapp", variants)
-]
+def variants_for(channel: str, language: str, variants: List[dict], name: str = "") -> List[dict]:
+    """What Rasa's NLG picks for an output channel in a conversation whose `language` slot is
+    `language` (its own ResponseVariationFilter: conditional and channel variants first)."""
+    return ResponseVariationFilter({name: variants}).responses_for_utter_action(
+        name, channel, {"language": language}
+    )
 
 
-@pytest.mark.parametrize("name, variant", SMS_VARIANTS, ids=[name for name, _ in SMS_VARIANTS])
-def test_every_sms_response_fits_two_gsm7_segments(name, variant):
+def sent_variants(channel: str) -> List[Tuple[str, str, dict]]:
+    """(response, language of the variant, variant) for every variant a conversation in English or
+    Spanish can get on `channel`, each once."""
+    found: List[Tuple[str, str, dict]] = []
+    for name, variants in RESPONSES.items():
+        seen: List[int] = []
+        for language in LANGUAGES:
+            for variant in variants_for(channel, language, variants, name):
+                if id(variant) not in seen:
+                    seen.append(id(variant))
+                    found.append((name, variant_language(variant), variant))
+    return found
+
+
+SMS_VARIANTS = sent_variants("sms")
+WHATSAPP_VARIANTS = sent_variants("whatsapp")
+
+
+def as_sent(variant: dict, language: str, bold: str = "") -> str:
+    options = options_from_buttons(variant.get("buttons"))
+    return render(variant.get("text", ""), options, bold=bold, language=language)
+
+
+@pytest.mark.parametrize(
+    "name, language, variant", SMS_VARIANTS, ids=[f"{name}-{lang}" for name, lang, _ in SMS_VARIANTS]
+)
+def test_every_sms_response_fits_its_languages_segments(name, language, variant):
+    """English: GSM-7 only, within two segments. Spanish: its accents may make it UCS-2, within
+    four segments; nothing else outside GSM-7 (emoji, smart quotes)."""
     raw = variant.get("text", "") + "".join(button["title"] for button in variant.get("buttons", []))
-    assert gsm7_length(raw) is not None, f"{name} has characters outside GSM-7 (emoji, smart quotes?)"
+    allowed = raw if language == "en" else raw.translate(SPANISH_UCS2)
+    assert gsm7_length(allowed) is not None, f"{name} has characters outside GSM-7 (emoji, smart quotes?)"
     assert "**" not in raw
-    sent = render(variant.get("text", ""), options_from_buttons(variant.get("buttons")))
-    assert gsm7_length(sent) <= SMS_MAX_CHARS, f"{name}: {gsm7_length(sent)} characters"
+    sent = as_sent(variant, language)
+    segments = sms_segments(sent) if language == "en" else ucs2_segments(sent)
+    assert fits_sms(sent, language), (
+        f"{name} ({language}): {segments} {'GSM-7' if language == 'en' else 'UCS-2'} segments, "
+        f"{SMS_MAX_SEGMENTS[language]} allowed ({gsm7_length(sent) if language == 'en' else ucs2_units(sent)}"
+        f" {'septets' if language == 'en' else 'UCS-2 units'})"
+    )
 
 
-@pytest.mark.parametrize("name, variant", WHATSAPP_VARIANTS, ids=[name for name, _ in WHATSAPP_VARIANTS])
-def test_every_whatsapp_response_fits_one_message(name, variant):
-    sent = render(variant.get("text", ""), options_from_buttons(variant.get("buttons")), bold="*")
+@pytest.mark.parametrize(
+    "name, language, variant",
+    WHATSAPP_VARIANTS,
+    ids=[f"{name}-{lang}" for name, lang, _ in WHATSAPP_VARIANTS],
+)
+def test_every_whatsapp_response_fits_one_message(name, language, variant):
+    sent = as_sent(variant, language, bold="*")
     assert 0 < len(sent) <= WHATSAPP_MAX_CHARS
 
 
-def test_long_faq_answers_have_a_short_sms_variant_that_offers_more():
+MORE_OFFERS = {"en": "Reply MORE for details.", "es": "MÁS"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_long_faq_answers_have_a_short_sms_variant_that_offers_more(language):
     for name, variants in RESPONSES.items():
-        if name.startswith("utter_faq/") and len(variants[0]["text"]) > SMS_MAX_CHARS:
-            [sms] = [variant for variant in variants if variant.get("channel") == "sms"]
-            assert sms["text"].endswith("Reply MORE for details."), name
+        if not name.startswith("utter_faq/"):
+            continue
+        screen = [v for v in variants if not v.get("channel") and variant_language(v) == language]
+        if not screen or fits_sms(as_sent(screen[0], language), language):
+            continue
+        sms = [v for v in variants if v.get("channel") == "sms" and variant_language(v) == language]
+        assert len(sms) == 1, f"{name} ({language}) is too long for SMS and has no SMS variant"
+        if language == "en":
+            assert sms[0]["text"].endswith(MORE_OFFERS["en"]), name
+        else:
+            assert MORE_OFFERS["es"] in sms[0]["text"], name
+
+
+CAVEATS = {
+    "en": [r"investigational", r"not approved by the FDA", r"results vary"],
+    "es": [r"en investigación", r"no (está |están )?aprobad[oa]s? por la FDA", r"resultados varían"],
+}
 
 
 @pytest.mark.parametrize("topic", REGENERATIVE_TOPICS)
 def test_short_regenerative_answers_keep_the_caveats(topic):
     for variant in RESPONSES[f"utter_faq/{topic}"]:
-        assert "investigational" in variant["text"] and "not approved by the FDA" in variant["text"]
-        assert "results vary" in variant["text"]
+        for caveat in CAVEATS[variant_language(variant)]:
+            assert re.search(caveat, variant["text"], re.IGNORECASE), (topic, variant.get("channel"), caveat)
 
 
-def test_emergency_answer_is_the_same_first_words_on_every_channel():
-    for channel in ("sms", "whatsapp", "rest"):
-        [variant] = variants_for(channel, RESPONSES["utter_emergency"])
-        assert variant["text"].startswith("Please call 911")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_emergency_answer_is_the_same_first_words_on_every_channel(language):
+    first_words = {
+        channel: " ".join(variant["text"].split()[:4])
+        for channel in ("sms", "whatsapp", "rest")
+        for variant in variants_for(channel, language, RESPONSES["utter_emergency"], "utter_emergency")
+    }
+    assert len(set(first_words.values())) == 1, first_words
+    if language == "en":
+        assert first_words["rest"].startswith("Please call 911")
+    assert "911" in first_words["rest"]
 
 
-def test_texts_written_in_actions_are_gsm7():
-    """Actions' own sentences reach SMS too (split into parts if long): no emoji or smart quotes."""
-    for path in sorted((PROJECT_ROOT / "actions").glob("*.py")) + [
-        PROJECT_ROOT / "bot" / "channels" / "twilio.py"
-    ]:
-        for literal in re.findall(r'"([^"\n]{12,})"', path.read_text(encoding="utf-8")):
-            assert gsm7_length(literal) is not None, f"{path.name}: {literal!r}"
+def test_texts_written_in_python_fit_their_languages_sms_budget():
+    """The sentences actions and channels send (bot/messages.py tables) reach SMS too: English ones
+    GSM-7 (no emoji or smart quotes), Spanish ones GSM-7 but for their accents."""
+    import_every_message_table()
+    for key, language, template in all_texts():
+        allowed = template if language == "en" else template.translate(SPANISH_UCS2)
+        assert (
+            gsm7_length(allowed.translate(PLAIN_TYPOGRAPHY)) is not None
+        ), f"{key} ({language}): {template!r}"

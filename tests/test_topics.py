@@ -83,3 +83,24 @@ def test_a_new_staff_topic_gets_its_did_you_mean_button(workspace):
     assert button_for("faq/parking_info") is None
     write(workspace, PRP + PARKING, mtime_ns=workspace.stat().st_mtime_ns + 1_000_000_000)
     assert button_for("faq/parking_info") == {"title": "Parking", "payload": "where can I park"}
+
+
+PRP_BOTH = (
+    'prp_what: {title: "What PRP is", question: "What is PRP?", title_es: "Qué es el PRP",'
+    ' question_es: "¿Qué es el PRP?"}\n'
+)
+
+
+def test_a_topic_has_its_spanish_title_and_question(workspace):
+    write(workspace, PRP_BOTH + PARKING, mtime_ns=workspace.stat().st_mtime_ns + 1_000_000_000)
+    assert button_for("faq/prp_what", "es") == {"title": "Qué es el PRP", "payload": "¿Qué es el PRP?"}
+    assert button_for("faq/prp_what") == {"title": "What PRP is", "payload": "What is PRP?"}
+    # A topic staff added in English only keeps its English button in a Spanish conversation.
+    assert button_for("faq/parking_info", "es") == {"title": "Parking", "payload": "where can I park"}
+
+
+def test_a_spanish_title_without_its_question_is_not_used(tmp_path):
+    path = tmp_path / "topics.yml"
+    write(path, 'prp_what: {title: "What PRP is", question: "What is PRP?", title_es: "Qué es el PRP"}\n')
+    topic = load_topics(path)["prp_what"]
+    assert (topic.title_in("es"), topic.question_in("es")) == ("What PRP is", "What is PRP?")

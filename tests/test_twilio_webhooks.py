@@ -9,21 +9,30 @@ real model); the texting state is a real SQLite database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ElementTree
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pytest
 from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 from sqlalchemy import create_engine, text
 from twilio.request_validator import RequestValidator
 
 from bot import PROJECT_ROOT
+from bot.channels.texting import gsm7_length, sms_segments
 from bot.channels.texting_state import TextingState
-from bot.channels.twilio import EMPTY_MESSAGE_REPLY, SmsInput, TwilioSettings, WhatsAppInput
+from bot.channels.twilio import EMPTY_MESSAGE_REPLY, STOP_WORDS, SmsInput, TwilioSettings, WhatsAppInput
+from bot.clinic import load_clinic_settings
 from bot.sender_identity import SenderIdentity
 from tests.sanic_server import http, serving
 
@@ -296,3 +305,190 @@ def test_a_typed_intent_payload_reaches_the_bot_as_text(webhooks):
     status, _ = webhooks.post("sms", {**params, "Body": "/restart"})
     assert status == 200
     assert [message.text for message in webhooks.recorder.messages] == ["restart"]
+
+
+# --- keywords and replies in Spanish --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", ["AYUDA", "ayuda", "Ayuda."])
+def test_ayuda_gets_the_help_reply_in_spanish(webhooks, body):
+    _, params = fixture("sms")
+    status, twiml = webhooks.post("sms", {**params, "Body": body})
+    [reply] = replies_in(twiml)
+    assert status == 200 and reply.startswith(load_clinic_settings().name)
+    assert f"llame al {load_clinic_settings().phone}" in reply and "llame al 911" in reply
+    assert "Responda STOP" in reply
+    assert webhooks.recorder.messages == []
+
+
+def test_help_stays_in_english(webhooks):
+    _, params = fixture("sms")
+    [reply] = replies_in(webhooks.post("sms", {**params, "Body": "HELP"})[1])
+    assert "I answer questions about facet joint pain" in reply and "For an emergency call 911" in reply
+
+
+@pytest.mark.parametrize("body", ["MÁS", "más", "MAS", "Más información", "MORE"])
+def test_mas_asks_for_the_full_answer_like_more(webhooks, body):
+    _, params = fixture("sms")
+    webhooks.post("sms", {**params, "Body": body})
+    assert [message.text for message in webhooks.recorder.messages] == ["/faq_more"]
+
+
+@pytest.mark.parametrize("keyword", sorted(STOP_WORDS))
+def test_the_opt_out_keywords_are_twilios_default_ones_and_yes_opts_back_in(webhooks, keyword):
+    twilio_defaults = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"}
+    assert twilio_defaults == STOP_WORDS
+    _, params = fixture("sms")
+    cid = conversation_id("sms", params["From"])
+    assert replies_in(webhooks.post("sms", {**params, "Body": keyword.upper()})[1]) == []
+    assert webhooks.state.is_opted_out(cid)
+    [again] = replies_in(webhooks.post("sms", {**params, "Body": "YES", "MessageSid": "SM" + "1" * 32})[1])
+    assert "STOP" in again and not webhooks.state.is_opted_out(cid)
+
+
+@pytest.mark.parametrize("body", ["PARAR", "baja", "Detener"])
+def test_a_spanish_stop_word_is_told_how_to_stop_and_opts_nothing_out(webhooks, body):
+    """Twilio acts on no Spanish keyword by default: opting out here would leave its block list and
+    ours apart, so the patient is told to reply STOP (which Twilio does act on)."""
+    _, params = fixture("sms")
+    [reply] = replies_in(webhooks.post("sms", {**params, "Body": body})[1])
+    assert reply == "Para dejar de recibir mensajes del asistente de la clínica, responda STOP."
+    assert not webhooks.state.is_opted_out(conversation_id("sms", params["From"]))
+    assert webhooks.recorder.messages == []
+
+
+def test_cancelar_is_not_an_opt_out_and_reaches_the_bot(webhooks):
+    _, params = fixture("sms")
+    webhooks.post("sms", {**params, "Body": "CANCELAR"})
+    assert [message.text for message in webhooks.recorder.messages] == ["CANCELAR"]
+    assert not webhooks.state.is_opted_out(conversation_id("sms", params["From"]))
+
+
+LANGUAGE_DOMAIN = Domain.from_dict(
+    {
+        "slots": {
+            "language": {
+                "type": "categorical",
+                "values": ["en", "es"],
+                "initial_value": "en",
+                "influence_conversation": False,
+                "mappings": [{"type": "custom"}],
+            }
+        }
+    }
+)
+SPANISH_REPLY = (
+    "La ablación por radiofrecuencia puede usarse si las inyecciones alivian poco. Busca un alivio más "
+    "largo al interrumpir señales nerviosas. Puede durar de seis meses a un año, aunque el desgaste "
+    "sigue. Pregunte a su médico si le conviene. También puede solicitar una visita en la clínica. "
+    "¿Le gustaría pedir una cita?"
+)
+ENGLISH_REPLY = " ".join(
+    f"Sentence {n} says something useful about facet joints and their care." for n in range(6)
+)
+BUTTONS = {
+    "es": [
+        {"title": "Sí, pedir una cita", "payload": "/book_appointment"},
+        {"title": "No, gracias", "payload": "/deny"},
+    ],
+    "en": [
+        {"title": "Yes, book a visit", "payload": "/book_appointment"},
+        {"title": "No, thanks", "payload": "/deny"},
+    ],
+}
+
+
+class LongReplier(Recorder):
+    """Answers with a long text and two buttons in the conversation's language."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        text = SPANISH_REPLY if self.language == "es" else ENGLISH_REPLY
+        await message.output_channel.send_text_with_buttons(message.sender_id, text, BUTTONS[self.language])
+
+
+@contextmanager
+def conversation_in(language: str, tmp_path, channel_class=SmsInput, phone="+13055550123"):
+    """A texting webhook whose conversation with `phone` has the `language` slot set, kept in a
+    real (in-memory) Rasa tracker store that the channel reads."""
+    test_mode, Sanic.test_mode = Sanic.test_mode, True  # several apps of one name in one process
+    engine = create_engine(f"sqlite:///{tmp_path / f'clinic-{language}.db'}", future=True)
+    store = InMemoryTrackerStore(LANGUAGE_DOMAIN)
+    channel_name = channel_class.channel_name
+    cid = conversation_id(channel_name, phone)
+    tracker = DialogueStateTracker.from_events(
+        cid, [SlotSet("language", language)], slots=LANGUAGE_DOMAIN.slots
+    )
+    asyncio.run(store.save(tracker))
+    recorder = LongReplier(language)
+    app = Sanic(f"twilio_language_{uuid.uuid4().hex[:8]}")
+    app.ctx.agent = SimpleNamespace(tracker_store=store, is_ready=lambda: False)
+    number = "+13055550100" if channel_name == "sms" else "whatsapp:+13055550101"
+    settings = TwilioSettings("AC0123456789abcdef0123456789abcdef", AUTH_TOKEN, number, PUBLIC_BASE_URL)
+    channel = channel_class(settings, SenderIdentity(SECRET), TextingState(engine))
+    app.blueprint(channel.blueprint(recorder), url_prefix=f"/webhooks/{channel.name()}")
+    try:
+        with serving(app) as base_url:
+            yield Webhooks(base_url, TextingState(engine), engine, recorder)
+    finally:
+        engine.dispose()
+        Sanic.test_mode = test_mode
+
+
+def test_a_spanish_conversation_gets_spanish_options_in_parts_of_four_segments(tmp_path):
+    with conversation_in("es", tmp_path) as webhooks:
+        _, params = fixture("sms")
+        parts = replies_in(webhooks.post("sms", {**params, "Body": "¿Qué es la ablación?"})[1])
+    assert parts[-1].endswith("Responda 1 para Sí, pedir una cita, 2 para No, gracias.")
+    assert " ".join(parts).startswith(SPANISH_REPLY[:40])
+    assert all(sms_segments(part) <= 4 for part in parts)
+    assert any(sms_segments(part) > 2 for part in parts)  # sized by the Spanish budget
+
+
+def test_an_english_conversation_gets_parts_of_two_gsm7_segments(tmp_path):
+    with conversation_in("en", tmp_path) as webhooks:
+        _, params = fixture("sms")
+        parts = replies_in(webhooks.post("sms", {**params, "Body": "What is ablation?"})[1])
+    assert parts[-1].endswith("Reply 1 for Yes, book a visit, 2 for No, thanks.")
+    assert len(parts) > 1 and all(gsm7_length(part) is not None and sms_segments(part) <= 2 for part in parts)
+
+
+def test_a_photo_in_a_spanish_conversation_gets_the_text_only_reply_in_spanish(tmp_path):
+    with conversation_in("es", tmp_path) as webhooks:
+        _, params = fixture("mms_photo")
+        [reply] = replies_in(webhooks.post("sms", params)[1])
+    assert (
+        reply.startswith("Solo puedo leer mensajes de texto.")
+        and "Si es una emergencia, llame al 911." in reply
+    )
+
+
+@pytest.mark.parametrize(
+    "sentence, start",
+    [
+        (
+            "Tengo muchas preguntas sobre el tratamiento y el costo de la inyección. ",
+            "Su mensaje es un poco largo",
+        ),
+        (
+            "I have many questions about the treatment and the cost of the injection. ",
+            "Your message is a bit long",
+        ),
+    ],
+)
+def test_a_too_long_message_is_answered_in_its_language(webhooks, sentence, start):
+    _, params = fixture("sms")
+    body = sentence * (1 + 1600 // len(sentence))
+    [reply] = replies_in(webhooks.post("sms", {**params, "Body": body})[1])
+    assert reply.startswith(start) and "911" in reply
+
+
+def test_whatsapp_stop_is_confirmed_in_the_conversations_language(tmp_path):
+    with conversation_in("es", tmp_path, WhatsAppInput, "+13055550124") as webhooks:
+        _, params = fixture("whatsapp")
+        [reply] = replies_in(webhooks.post("whatsapp", {**params, "Body": "STOP"})[1])
+    assert reply.startswith("No recibirá más mensajes del asistente de la clínica.")

@@ -20,7 +20,7 @@ from bot.log_privacy import error_summary
 
 EXPORT_FIELDS = [
     "reference", "created_at", "name", "phone", "email", "preferred_time", "interest", "consent", "channel",
-    "notification_status",
+    "notification_status", "language",
 ]  # fmt: skip
 
 

@@ -47,7 +47,10 @@ class EmailNotifier:
 
     def send(self, request: BookingRequest) -> None:
         message = EmailMessage()
-        message["Subject"] = f"New appointment request {request.reference}"
+        subject = f"New appointment request {request.reference}"
+        if request.language != "en":  # staff who call back in Spanish see it in the inbox list
+            subject += f" ({request.language_name})"
+        message["Subject"] = subject
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         message.set_content(request.staff_summary())
@@ -87,6 +90,7 @@ def webhook_payload(request: BookingRequest) -> Dict[str, object]:
         "interest": request.interest,
         "consent_to_contact": request.consent,
         "channel": request.channel,
+        "language": request.language,
     }
 
 

@@ -46,7 +46,9 @@ TEMP_PREFIX = "."
 # A temp file this old was left by a process that died mid-write: it holds patient data, remove it.
 ABANDONED_TEMP_SECONDS = 3600
 FORMAT_VERSION = 1
-REQUEST_FIELDS = ("reference", "name", "phone", "preferred_time", "consent", "email", "interest", "channel")
+REQUEST_FIELDS = (
+    "reference", "name", "phone", "preferred_time", "consent", "email", "interest", "channel", "language",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def _request_to_dict(request: BookingRequest) -> Dict[str, object]:
 
 def _request_from_dict(values: Dict[str, object]) -> BookingRequest:
     fields = {name: values.get(name) for name in REQUEST_FIELDS}
+    fields["language"] = fields["language"] or "en"  # kept before requests recorded a language
     return BookingRequest(**fields, created_at=datetime.fromisoformat(str(values["created_at"])))
 
 

@@ -43,7 +43,9 @@ from bot.database import create_database_engine
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # v2: booking_notifications.claimed_at (claims before sending)
+# v2: booking_notifications.claimed_at (claims before sending)
+# v3: booking_requests.language (the patient's reply language; NULL in rows stored before: English)
+SCHEMA_VERSION = 3
 
 # Sending takes seconds (10 s timeout per SMTP/HTTP step); a claim this old belongs to a
 # deliverer that died, and another may take it over. Too short would risk a double send.
@@ -67,6 +69,7 @@ booking_requests = Table(
     Column("interest", String(40)),
     Column("consent", Boolean, nullable=False),
     Column("channel", String(40), nullable=False),
+    Column("language", String(8)),
 )
 
 booking_notifications = Table(
@@ -106,6 +109,8 @@ def ensure_schema(engine: Engine) -> None:
         raise RuntimeError(f"booking database schema v{current} is newer than this code (v{SCHEMA_VERSION})")
     if current < 2:
         _add_column(engine, booking_notifications.name, booking_notifications.c.claimed_at)
+    if current < 3:
+        _add_column(engine, booking_requests.name, booking_requests.c.language)
     if current < SCHEMA_VERSION:
         with engine.begin() as connection:
             connection.execute(schema_versions.insert().values(version=SCHEMA_VERSION))
@@ -167,6 +172,7 @@ class BookingStore:
                         interest=request.interest,
                         consent=request.consent,
                         channel=request.channel,
+                        language=request.language,
                     )
                 )
                 for notifier in notifiers:
@@ -342,6 +348,7 @@ def _to_request(row, notification_status: str) -> BookingRequest:
         interest=row["interest"],
         consent=row["consent"],
         channel=row["channel"],
+        language=row["language"] or "en",  # NULL: stored before v3, when every patient wrote English
         created_at=created_at,
         notification_status=notification_status,
     )

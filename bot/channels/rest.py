@@ -25,6 +25,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.common import answer_safely, clean_id, clean_text, emergency_text
+from bot.language import best_guess
+from bot.messages import Messages
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +34,24 @@ MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
 MAX_METADATA_BYTES = 4096
 
-EMPTY_MESSAGE_REPLY = (
-    "Please type your question, for example: What is PRP? If this is an emergency, call 911."
+TEXTS = Messages(
+    "rest",
+    {
+        "empty": {
+            "en": "Please type your question, for example: What is PRP? If this is an emergency, call 911.",
+            "es": "Escriba su pregunta, por ejemplo: ¿Qué es el PRP? Si es una emergencia, llame al 911.",
+        },
+        "too_long": {
+            "en": "Your message is a bit long for me. Please send your question in a shorter message "
+            "(up to 2,000 characters). If this is an emergency, call 911.",
+            "es": "Su mensaje es un poco largo para mí. Envíe su pregunta en un mensaje más corto "
+            "(hasta 2000 caracteres). Si es una emergencia, llame al 911.",
+        },
+    },
 )
-TOO_LONG_REPLY = (
-    "Your message is a bit long for me. Please send your question in a shorter message "
-    f"(up to {MAX_MESSAGE_CHARS:,} characters). If this is an emergency, call 911."
-)
+# An empty message says nothing about its language: both, English first.
+EMPTY_MESSAGE_REPLY = TEXTS.both("empty")
+TOO_LONG_REPLY = TEXTS.en("too_long")
 
 
 def _reply(sender: str, text: str) -> Dict[str, Any]:
@@ -102,7 +115,7 @@ class SafeRestInput(InputChannel):
         agent = getattr(request.app.ctx, "agent", None)
         if len(text) > MAX_MESSAGE_CHARS:
             urgent = await emergency_text(agent, text, red_flags_only=True)
-            return response.json([_reply(sender, urgent or TOO_LONG_REPLY)])
+            return response.json([_reply(sender, urgent or TEXTS("too_long", best_guess(text)))])
 
         answer = await answer_safely(
             on_new_message,
