@@ -1,6 +1,8 @@
 """Scoring NLU predictions the way patients experience them: the right answer or not.
 
-Used by tests/test_nlu_heldout.py (the gate) and scripts/evaluate.py (the report).
+Used by tests/test_nlu_heldout.py (the gate), scripts/evaluate.py (the report) and the staff
+promotion gate (bot/staff/retrain.py). Nothing here knows which set or language it scores: any
+Rasa NLU file works (tests/nlu_heldout.yml, tests/nlu_es_heldout.yml, tests/nlu_es_blind.yml...).
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ DECLINED = {"out_of_scope", "nlu_fallback"}
 
 
 def load_nlu_examples(path: Path) -> Dict[str, List[str]]:
-    """{intent: [examples]} from a Rasa NLU YAML file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """{intent: [examples]} from a Rasa NLU YAML file (synonym, regex and lookup blocks skipped;
+    a file with no examples yet gives {})."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     examples: Dict[str, List[str]] = {}
-    for block in data.get("nlu", []):
-        lines = [line.strip()[2:].strip() for line in block["examples"].splitlines() if line.strip()]
+    for block in data.get("nlu") or []:
+        if "intent" not in block:
+            continue
+        text = block.get("examples") or ""
+        lines = [line.strip()[2:].strip() for line in text.splitlines() if line.strip()]
         examples.setdefault(block["intent"], []).extend(lines)
     return examples
 

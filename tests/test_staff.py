@@ -176,8 +176,10 @@ def test_a_new_topic_lands_in_the_three_files_and_passes_rasa_validation(project
 
 
 def test_unchanged_files_round_trip_byte_for_byte(tmp_path):
+    spanish = PROJECT_ROOT / "data" / "nlu_es.yml"  # Spanish labels are written into it the same way
     for kind, path in [("nlu", PROJECT_ROOT / "data" / "nlu.yml"), ("domain", PROJECT_ROOT / "domain.yml"),
-                       ("topics", PROJECT_ROOT / "bot" / "topics.yml")]:  # fmt: skip
+                       ("topics", PROJECT_ROOT / "bot" / "topics.yml"),
+                       *([("nlu", spanish)] if spanish.exists() else [])]:  # fmt: skip
         yaml = training_data._yaml(kind)
         copy = tmp_path / path.name
         with copy.open("w", encoding="utf-8") as handle:

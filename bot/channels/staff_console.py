@@ -174,7 +174,8 @@ class StaffConsoleInput(InputChannel):
         return reply
 
     async def inbox(self, request: Request, session: Session) -> HTTPResponse:
-        items = await asyncio.to_thread(self._inbox_items)
+        language = request.args.get("language") if request.args.get("language") in ("en", "es") else None
+        items = await asyncio.to_thread(self._inbox_items, language)
         labels = training_data.known_labels(training_data.PROJECT_FILES)
         return self._page(
             "inbox.html", session=session, items=items, labels=labels, notice=request.args.get("notice")
@@ -200,23 +201,20 @@ class StaffConsoleInput(InputChannel):
         return self._redirect("/", notice)
 
     async def new_topic_page(self, request: Request, session: Session) -> HTTPResponse:
-        return self._page("new_topic.html", session=session, form={})
+        return self._page("new_topic.html", session=session, form={}, bilingual=True)
 
     async def create_topic(self, request: Request, session: Session) -> HTTPResponse:
-        form = {key: request.form.get(key, "") for key in ("name", "title", "examples", "answer")}
+        form = {key: request.form.get(key, "") for key in training_data.TOPIC_FORM_FIELDS}
         name = form["name"].strip()
         examples = [line.strip() for line in form["examples"].splitlines() if line.strip()]
         try:
-            await asyncio.to_thread(
-                training_data.add_topic,
-                name,
-                form["title"],
-                examples,
-                form["answer"],
-                training_data.PROJECT_FILES,
+            warnings = await asyncio.to_thread(
+                training_data.add_topic_from_form, form, training_data.PROJECT_FILES
             )
         except training_data.LabelRefused as refusal:
-            return self._page("new_topic.html", status=400, session=session, form=form, error=str(refusal))
+            return self._page(
+                "new_topic.html", status=400, session=session, form=form, error=str(refusal), bilingual=True
+            )
         await asyncio.to_thread(
             self.audit.record,
             session.username,
@@ -224,8 +222,10 @@ class StaffConsoleInput(InputChannel):
             topic=name,
             title=form["title"],
             examples=len(examples),
+            spanish=bool(form["answer_es"].strip()),
         )
-        return self._redirect("/retrain", f"Topic faq/{name} created. Retrain for the bot to learn it.")
+        notice = " ".join([f"Topic faq/{name} created. Retrain for the bot to learn it.", *warnings])
+        return self._redirect("/retrain", notice)
 
     async def retrain_page(self, request: Request, session: Session) -> HTTPResponse:
         report = await asyncio.to_thread(self._latest_report)
@@ -259,12 +259,12 @@ class StaffConsoleInput(InputChannel):
 
     # --- work -------------------------------------------------------------------------------
 
-    def _inbox_items(self) -> list:
+    def _inbox_items(self, language: Optional[str] = None) -> list:
         tracker_db = load_runtime_settings().tracker_db
         if not tracker_db.exists():
             return []
         conversations = read_conversations(f"sqlite:///{tracker_db}")
-        return review_items(conversations, self.audit.handled_keys(), INBOX_LIMIT)
+        return review_items(conversations, self.audit.handled_keys(), INBOX_LIMIT, language=language)
 
     def _latest_report(self) -> Optional[dict]:
         """The newest candidate's gate report, marked promoted if the last switch put it live."""

@@ -1,15 +1,19 @@
 """Staff commands: python -m bot staff review | label | add-topic | history.
 
-review     what patients asked that the bot handled badly (scrubbed, grouped, newest first)
-label      teach the bot one message: `--as faq/prp_what`, `--as out_of_scope`, or `--ignore`
-add-topic  a new FAQ topic: name, title, example questions, answer
+review     what patients asked that the bot handled badly (scrubbed, grouped, newest first), each
+           marked EN or ES; `--language es` for the Spanish ones only
+label      teach the bot one message: `--as faq/prp_what`, `--as out_of_scope`, or `--ignore`;
+           a Spanish message goes to data/nlu_es.yml (`--language` overrides the guess)
+add-topic  a new FAQ topic: name, title, example questions, answer, and the same in Spanish
+           (--title-es, --example-es, --answer-es); without them it warns that Spanish-speaking
+           patients get the English answer
 retrain    train a candidate and check it against the live model (held-out questions, conversations)
 promote    put a candidate that passed live, without restarting the bot
 rollback   go back to the model before the last promotion
 history    who changed what, when
 hash-password  a password hash for STAFF_ACCOUNTS (the browser console's logins)
-Labels go into data/nlu.yml, domain.yml and bot/topics.yml; `retrain` + `promote` make the running
-bot use them.
+Labels go into data/nlu.yml, data/nlu_es.yml, domain.yml and bot/topics.yml; `retrain` + `promote`
+make the running bot use them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 from pathlib import Path
 
 from bot.bookings.cli import parse_since
+from bot.language import LANGUAGES
 from bot.settings import load_runtime_settings
 from bot.staff import retrain as retraining
 from bot.staff import training_data
@@ -41,12 +46,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     review.add_argument(
         "--tracker-db", type=Path, help="the conversations' SQLite file (default: TRACKER_DB)"
     )
+    review.add_argument("--language", choices=LANGUAGES, help="only English (en) or Spanish (es) messages")
 
     label = actions.add_parser("label", help="add one patient message to the training data")
     label.add_argument("message", help="the message as the review shows it")
     target = label.add_mutually_exclusive_group(required=True)
     target.add_argument("--as", dest="label", help="an intent or FAQ topic (faq/<topic>), or out_of_scope")
     target.add_argument("--ignore", action="store_true", help="leave it out of training and the inbox")
+    label.add_argument(
+        "--language", choices=LANGUAGES, help="en (data/nlu.yml) or es (data/nlu_es.yml); default: guessed"
+    )
     label.add_argument("--by", required=True, help="your name, for the history")
 
     topic = actions.add_parser("add-topic", help="a new FAQ topic with example questions and its answer")
@@ -56,6 +65,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--example", action="append", required=True, help="an example question (repeat, 5 or more)"
     )
     topic.add_argument("--answer", required=True, help="the answer the bot gives")
+    topic.add_argument("--title-es", default="", help="the title in Spanish, e.g. 'Estacionamiento'")
+    topic.add_argument(
+        "--question-es", default="", help="the button's question in Spanish (default: the first --example-es)"
+    )
+    topic.add_argument(
+        "--example-es", action="append", default=[], help="an example question in Spanish (repeat, 5 or more)"
+    )
+    topic.add_argument("--answer-es", default="", help="the answer in Spanish (usted)")
     topic.add_argument("--by", required=True, help="your name, for the history")
 
     retrain = actions.add_parser("retrain", help="train a candidate model and check it against the live one")
@@ -88,12 +105,7 @@ def run(args: argparse.Namespace) -> int:
         if args.staff_command == "label":
             return _label(args, audit)
         if args.staff_command == "add-topic":
-            training_data.add_topic(
-                args.name, args.title, args.example, args.answer, training_data.PROJECT_FILES
-            )
-            audit.record(args.by, ADD_TOPIC, topic=args.name, title=args.title, examples=len(args.example))
-            print(f"Added topic faq/{args.name}. Retrain (make train) for the bot to use it.")
-            return 0
+            return _add_topic(args, audit)
         if args.staff_command in ("retrain", "promote", "rollback"):
             return _models(args, audit)
         if args.staff_command == "hash-password":
@@ -116,7 +128,10 @@ def _review(args: argparse.Namespace, audit: AuditLog) -> int:
         print(f"No conversations yet ({tracker_db} does not exist).")
         return 0
     items = review_items(
-        read_conversations(f"sqlite:///{tracker_db}", args.since), audit.handled_keys(), args.limit
+        read_conversations(f"sqlite:///{tracker_db}", args.since),
+        audit.handled_keys(),
+        args.limit,
+        language=args.language,
     )
     if not items:
         print("Nothing to review.")
@@ -128,7 +143,7 @@ def _review(args: argparse.Namespace, audit: AuditLog) -> int:
 def _row(item) -> str:
     reasons = "; ".join(sorted(item.reasons))
     return (
-        f"{item.last_seen:%Y-%m-%d %H:%M}  x{item.count:<3} {item.text}\n"
+        f"{item.last_seen:%Y-%m-%d %H:%M}  x{item.count:<3} {item.language.upper()}  {item.text}\n"
         f"    bot's guess: {item.guess} ({item.confidence:.2f}) - {reasons}"
     )
 
@@ -139,9 +154,30 @@ def _label(args: argparse.Namespace, audit: AuditLog) -> int:
         audit.record(args.by, IGNORE, key=key, message=args.message)
         print("Ignored: it will not show in the review again.")
         return 0
-    training_data.add_example(args.message, args.label, training_data.PROJECT_FILES)
-    audit.record(args.by, LABEL, key=key, message=args.message, label=args.label)
-    print(f"Added to {args.label}. Retrain (make train) for the bot to learn it.")
+    language = training_data.add_example(
+        args.message, args.label, training_data.PROJECT_FILES, language=args.language
+    )
+    audit.record(args.by, LABEL, key=key, message=args.message, label=args.label, language=language)
+    target = training_data.PROJECT_FILES.nlu_for(language).name
+    print(
+        f"Added to {args.label} ({language.upper()}, data/{target}). Retrain (make train) for the bot to learn it."
+    )
+    return 0
+
+
+def _add_topic(args: argparse.Namespace, audit: AuditLog) -> int:
+    warnings = training_data.add_topic(
+        args.name, args.title, args.example, args.answer, training_data.PROJECT_FILES,
+        title_es=args.title_es, question_es=args.question_es, examples_es=args.example_es,
+        answer_es=args.answer_es,
+    )  # fmt: skip
+    audit.record(
+        args.by, ADD_TOPIC, topic=args.name, title=args.title, examples=len(args.example),
+        title_es=args.title_es, examples_es=len(args.example_es), spanish=bool(args.answer_es.strip()),
+    )  # fmt: skip
+    print(f"Added topic faq/{args.name}. Retrain (make train) for the bot to use it.")
+    for warning in warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
     return 0
 
 

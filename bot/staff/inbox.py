@@ -8,6 +8,10 @@ A message is listed when
 Answers to the booking form's questions are personal data, not questions: they are never read
 out. Identical messages (after normalising case, spaces and punctuation) are grouped with a
 count, newest first, each with the bot's guess and its confidence, and scrubbed of personal data.
+Each item carries the message's language (en/es), guessed from its scrubbed text with
+bot/language.py: the same guess that decides whether a label goes to data/nlu.yml or
+data/nlu_es.yml, so what the inbox shows is where the example lands. The inbox can be limited to one
+language.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Set
 
 from sqlalchemy import create_engine, text
 
+from bot.language import ENGLISH, LANGUAGES, best_guess
 from bot.staff.scrub import scrub
 from bot.text_normal import normalise
 
@@ -48,6 +53,7 @@ class ReviewItem:
     guess: str  # "faq/prp_what", "out_of_scope", ...
     confidence: float
     reasons: Set[str] = field(default_factory=set)
+    language: str = ENGLISH  # "en" or "es", from the text (bot.language.best_guess)
 
 
 def bot_guess(parse_data: dict) -> tuple[str, float]:
@@ -143,8 +149,20 @@ def read_conversations(tracker_store_url: str, since: Optional[datetime] = None)
 
 
 def review_items(
-    conversations: Dict[str, List[dict]], hidden_keys: Iterable[str] = (), limit: Optional[int] = None
+    conversations: Dict[str, List[dict]],
+    hidden_keys: Iterable[str] = (),
+    limit: Optional[int] = None,
+    language: Optional[str] = None,
 ) -> List[ReviewItem]:
+    """The messages to review, grouped, newest first.
+
+    Args:
+        hidden_keys: normalised texts already labelled or ignored.
+        limit: at most this many items (after the language filter).
+        language: "en" or "es" for one language only; None or "" for both.
+    """
+    if language and language not in LANGUAGES:
+        raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
     hidden = set(hidden_keys)
     grouped: Dict[str, ReviewItem] = {}
     for events in conversations.values():
@@ -156,8 +174,9 @@ def review_items(
             guess, confidence = bot_guess(turn.parse_data)
             item = grouped.get(key)
             if item is None:
+                text = scrub(turn.text)
                 grouped[key] = ReviewItem(
-                    scrub(turn.text), key, 1, seen, guess, confidence, set(turn.reasons)
+                    text, key, 1, seen, guess, confidence, set(turn.reasons), best_guess(text)
                 )
                 continue
             item.count += 1
@@ -165,4 +184,6 @@ def review_items(
             if seen >= item.last_seen:
                 item.last_seen, item.guess, item.confidence = seen, guess, confidence
     items = sorted(grouped.values(), key=lambda item: item.last_seen, reverse=True)
+    if language:
+        items = [item for item in items if item.language == language]
     return items[:limit] if limit else items
