@@ -118,6 +118,34 @@ def measure_training() -> float:
         return time.monotonic() - started
 
 
+def measure_parse_ms(model: Path = ROOT / "models" / "facet-assistant.tar.gz") -> tuple:
+    """p50 and p95 of the NLU parse alone (in process), over the English and Spanish held-out sets."""
+    from rasa.core.agent import Agent
+
+    from bot.evaluation import load_nlu_examples
+
+    agent = Agent.load(str(model))
+    texts = [
+        text
+        for name in ("nlu_heldout.yml", "nlu_es_heldout.yml")
+        for texts in load_nlu_examples(ROOT / "tests" / name).values()
+        for text in texts
+    ]
+
+    async def timings() -> list:
+        for text in texts[:20]:  # warm-up
+            await agent.parse_message(text)
+        found = []
+        for text in texts:
+            started = time.perf_counter()
+            await agent.parse_message(text)
+            found.append((time.perf_counter() - started) * 1000)
+        return found
+
+    found = sorted(asyncio.run(timings()))
+    return statistics.median(found), found[int(len(found) * 0.95)], len(found)
+
+
 def measure_make_run_to_ready(tracker_db: Path) -> float:
     """Seconds from `make run` (model already trained) to the 'assistant is ready' line."""
     env = {
@@ -172,6 +200,7 @@ def main() -> None:
                 rss_mb(servers.pid("actions")),
             )
         ready_seconds = measure_make_run_to_ready(Path(tmp) / "run-tracker.db")
+    parse_p50, parse_p95, parsed = measure_parse_ms()
     training_seconds = None if args.skip_training else measure_training()
 
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -190,6 +219,7 @@ def main() -> None:
         "|---|---|",
         f"| Rasa server RSS after the load | {rasa_rss:.0f} MB |",
         f"| action server RSS after the load | {actions_rss:.0f} MB |",
+        f"| NLU parse alone, p50 / p95 over {parsed} held-out messages (EN+ES) | {parse_p50:.1f} / {parse_p95:.1f} ms |",
         f"| `make run` to ready (model already trained) | {ready_seconds:.0f} s |",
         f"| widget bundle `{WIDGET_BUNDLE.relative_to(ROOT)}` | {bundle_sizes()} |",
         f"| full training (`rasa train --force`) | {'not measured' if training_seconds is None else f'{training_seconds:.0f} s'} |",

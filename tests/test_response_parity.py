@@ -203,8 +203,8 @@ def test_the_language_slot_is_categorical_en_es_and_starts_in_english(rasa_domai
     [slot] = [slot for slot in rasa_domain.slots if slot.name == "language"]
     assert slot.initial_value == "en" and not slot.influence_conversation
     assert [value.lower() for value in slot.values if value != "__other__"] == ["en", "es"]
-    assert "language" in rasa_domain.entities
-    assert slot.mappings == [{"type": "from_entity", "entity": "language"}]
+    # set by bot/language_policy.py, not from an entity (tests/test_language.py says why)
+    assert slot.mappings == [{"type": "custom"}]
     assert tracker_in(rasa_domain, None).get_slot("language") == "en"
 
 
