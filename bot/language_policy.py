@@ -30,6 +30,7 @@ from bot.language import LANGUAGES
 from bot.nlu.language_detector import LANGUAGE_SWITCH_KEY
 
 LANGUAGE_SLOT = "language"
+LANGUAGE_CHOICE_KEY = "language_choice"
 # Rasa runs this action itself right after every user message, before any prediction.
 ACTION_EXTRACT_SLOTS = "action_extract_slots"
 
@@ -71,7 +72,11 @@ def language_events(tracker: DialogueStateTracker) -> List[SlotSet]:
     """`SlotSet(language)` on the first prediction after a message that switches language."""
     if not is_first_prediction_of_turn(tracker) or tracker.latest_message is None:
         return []
-    language = (tracker.latest_message.parse_data or {}).get(LANGUAGE_SWITCH_KEY)
+    message = tracker.latest_message
+    # Typed intents such as the widget's "/greet" skip the NLU pipeline, so the widget's choice is
+    # also read from the message's metadata here.
+    choice = (message.metadata or {}).get(LANGUAGE_CHOICE_KEY) if isinstance(message.metadata, dict) else None
+    language = choice if choice in LANGUAGES else (message.parse_data or {}).get(LANGUAGE_SWITCH_KEY)
     if language not in LANGUAGES or tracker.get_slot(LANGUAGE_SLOT) == language:
         return []
     return [SlotSet(LANGUAGE_SLOT, language)]

@@ -306,3 +306,32 @@ def test_a_full_booking_over_sms_offers_the_number_texting_from(world):
         if request.phone == texter.phone
     ]
     assert len(stored) == 1 and stored[0].name == "Maria Lopez" and stored[0].reference in confirmation
+
+
+def test_a_full_spanish_booking_over_sms(world):
+    """The same flow in Spanish: answers, numbered options and the request summary in Spanish."""
+    texter = Texter(world)
+    greeting = texter.text("hola, quiero una cita para el tratamiento RELIEF")
+    assert "nombre completo" in greeting[-1]
+    phone_question = texter.text("Lucía Fernández")[-1]
+    assert phone_question.endswith("Responda 1 para Este número.")
+    assert "correo" in texter.text("1")[-1]
+    assert "día y hora" in texter.text("omitir")[-1]
+    when = texter.text("el martes que viene a las 10 de la mañana")
+    assert when[0].startswith("Entendido:") and "interesa" in when[-1], when
+    assert "comunicarse con usted" in texter.text("RELIEF")[-1]
+    summary = texter.text("sí")
+    assert "Lucía Fernández" in summary[0] and "¿La envío a la clínica?" in summary[0]
+    confirmation = texter.text("1")[0]
+    assert confirmation.startswith("¡Gracias!")
+    [stored] = [
+        request
+        for request in BookingStore.from_url(world["env"]["DATABASE_URL"]).list()
+        if request.phone == texter.phone
+    ]
+    assert stored.language == "es" and stored.reference in confirmation
+
+
+def test_a_spanish_emergency_by_sms_gets_911_first_in_spanish(world):
+    replies = Texter(world).text("me caí de la escalera y ya no siento las piernas")
+    assert replies[0].startswith("Llame al 911")

@@ -243,6 +243,31 @@ def test_booking_through_the_widget(page, base_url):
     page.get_by_text("not a confirmed appointment").first.wait_for()
 
 
+def test_a_spanish_conversation_with_a_booking_through_the_widget(page, base_url):
+    """The EN/ES toggle switches the widget and the bot; the whole booking then runs in Spanish."""
+    open_widget(page, base_url)
+    bots_before = page.get_by_test_id("bot-message").count()
+    page.get_by_test_id("chat-lang-es").click()
+    page.wait_for_function(
+        """([count]) => document.getElementById('clinic-chat-root').shadowRoot
+               .querySelectorAll('[data-testid="bot-message"]').length > count""",
+        arg=[bots_before],
+    )
+    assert bot_texts(page)[-1].startswith("¡Hola!") and "911" in bot_texts(page)[-1]
+    assert page.get_by_test_id("chat-input").get_attribute("placeholder").startswith("Escriba")
+    ask(page, "¿Cuánto tarda el PRP en hacer efecto?")
+    assert "semanas" in bot_texts(page)[-1]
+    ask(page, "me gustaría pedir una cita")
+    page.get_by_text("nombre completo").first.wait_for()
+    for answer in ["María López", "(305) 555-0188", "omitir", "el martes que viene a las 10 de la mañana"]:
+        ask(page, answer)
+    page.get_by_test_id("quick-reply").filter(has_text="RELIEF").click()
+    page.get_by_text("comunicarse con usted").first.wait_for()
+    page.get_by_test_id("quick-reply").filter(has_text="Sí").first.click()
+    page.get_by_test_id("quick-reply").filter(has_text="Enviar solicitud").click()
+    page.get_by_text("¡Gracias!").first.wait_for()
+
+
 def test_embedding_is_allowed_only_from_the_configured_origin(servers, base_url):
     def allowed_origin(origin: str):
         request = urllib.request.Request(

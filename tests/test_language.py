@@ -116,6 +116,18 @@ def test_the_policy_sets_the_slot_on_the_first_prediction_of_a_switching_turn():
     assert language_events(_tracker(SlotSet("language", "es"), listen, _user("qué es el PRP", "es"))) == []
 
 
+def test_the_widget_choice_on_a_typed_intent_sets_the_slot():
+    """"/greet" skips the NLU pipeline; the widget's toggle choice comes in the message metadata."""
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+
+    from bot.language_policy import language_events
+
+    greet = UserUttered("/greet", {"name": "greet", "confidence": 1.0}, metadata={"language_choice": "es"})
+    assert language_events(_tracker(ActionExecuted("action_listen"), greet)) == [SlotSet("language", "es")]
+    odd = UserUttered("/greet", {"name": "greet", "confidence": 1.0}, metadata={"language_choice": "fr"})
+    assert language_events(_tracker(ActionExecuted("action_listen"), odd)) == []
+
+
 def test_the_language_slot_is_not_an_entity():
     """Rasa featurizes every entity for retrieval intents whatever the domain says; an entity made
     every Spanish turn differ from the rules and stories (a "yes" to the booking offer fell through)."""
