@@ -58,6 +58,13 @@ def test_greeting_has_disclaimer_and_topic_buttons(servers):
     assert {"title": "Book a visit", "payload": "/book_appointment"} in messages[0]["buttons"]
 
 
+def test_a_bare_follow_up_is_answered_for_the_treatment_under_discussion(servers):
+    say(servers, "e2e-follow-up", "what is radiofrequency ablation?")
+    assert "six months to a year" in say(servers, "e2e-follow-up", "how long does it last?")[0]["text"]
+    say(servers, "e2e-follow-up-es", "¿Qué es el PRP?")
+    assert "sangre" in say(servers, "e2e-follow-up-es", "¿cuántas sesiones?")[0]["text"]
+
+
 def test_faq_is_answered_from_the_article(servers):
     messages = say(servers, "e2e-faq", "how long does relief from radiofrequency ablation last?")
     assert "six months to a year" in messages[0]["text"]
