@@ -49,7 +49,9 @@ HOW_LONG = re.compile(
     r"\bhow (long|soon|fast|quickly)\b|\bwhen will (it|i)\b|\bcuanto (tiempo|tarda|dura)\b|\bcuando (hace|empieza)"
     r"|\bcuanto le dura\b|\bdura mucho\b"
 )
-HOW_MANY = re.compile(r"\bhow many\b|\bcuant[ao]s (sesiones|inyecciones|veces|tratamientos)\b|\bsessions?\b|\bsesiones\b")
+HOW_MANY = re.compile(
+    r"\bhow many\b|\bcuant[ao]s (sesiones|inyecciones|veces|tratamientos)\b|\bsessions?\b|\bsesiones\b"
+)
 HURT = re.compile(r"\b(hurt|hurts|painful|pain ?full|duele|doloros[oa]|molesta)\b")
 # A message naming a treatment is not a bare follow-up: the classifier reads it as it is.
 NAMES_A_TREATMENT = re.compile(
@@ -147,7 +149,11 @@ def previous_topic(tracker: DialogueStateTracker) -> Optional[str]:
         return None
     previous_user, latest_user = users[-2], users[-1]
     for event in events[previous_user:latest_user]:
-        if isinstance(event, ActionExecuted) and event.action_name and event.action_name.startswith(f"{FAQ_RESPONSE}/"):
+        if (
+            isinstance(event, ActionExecuted)
+            and event.action_name
+            and event.action_name.startswith(f"{FAQ_RESPONSE}/")
+        ):
             return event.action_name.split("/", 1)[1]
     asked = events[previous_user]
     answered_faq = any(

@@ -86,6 +86,9 @@ def is_first_prediction_of_turn(tracker: DialogueStateTracker) -> bool:
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
             return True
-        if isinstance(event, ActionExecuted) and event.action_name not in (ACTION_EXTRACT_SLOTS, ACTION_LISTEN_NAME):
+        if isinstance(event, ActionExecuted) and event.action_name not in (
+            ACTION_EXTRACT_SLOTS,
+            ACTION_LISTEN_NAME,
+        ):
             return False
     return False

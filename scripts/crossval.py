@@ -38,7 +38,9 @@ def candidates() -> Dict[str, Callable[[], object]]:
         "linear SVM, C=0.5 (live)": lambda: LinearSVC(C=0.5, random_state=42),
         "linear SVM, C=1": lambda: LinearSVC(C=1.0, random_state=42),
         "logistic regression, C=20": lambda: LogisticRegression(C=20, max_iter=2000),
-        "nearest neighbours, k=5, cosine": lambda: KNeighborsClassifier(5, metric="cosine", weights="distance"),
+        "nearest neighbours, k=5, cosine": lambda: KNeighborsClassifier(
+            5, metric="cosine", weights="distance"
+        ),
     }
 
 
@@ -53,7 +55,9 @@ def cross_validate(data, make_model, folds: int, per_language_models: bool = Fal
     for train, test in splitter.split(texts, labels):
         groups = [(train, test)]
         if per_language_models:
-            groups = [(train[languages[train] == lang], test[languages[test] == lang]) for lang in ("en", "es")]
+            groups = [
+                (train[languages[train] == lang], test[languages[test] == lang]) for lang in ("en", "es")
+            ]
         for fit_rows, predict_rows in groups:
             features = TextFeatures()
             model = make_model().fit(features.fit_transform(list(texts[fit_rows])), labels[fit_rows])
@@ -83,10 +87,14 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, make_model in candidates().items():
         scores = cross_validate(data, make_model, args.folds)
-        print(f"| {name}, one bilingual model | {scores['all']:.3f} | {scores['en']:.3f} | {scores['es']:.3f} | {fit_seconds(data, make_model):.1f} |")
+        print(
+            f"| {name}, one bilingual model | {scores['all']:.3f} | {scores['en']:.3f} | {scores['es']:.3f} | {fit_seconds(data, make_model):.1f} |"
+        )
     live = candidates()["linear SVM, C=0.5 (live)"]
     scores = cross_validate(data, live, args.folds, per_language_models=True)
-    print(f"| linear SVM, C=0.5, one model per language | {scores['all']:.3f} | {scores['en']:.3f} | {scores['es']:.3f} | - |")
+    print(
+        f"| linear SVM, C=0.5, one model per language | {scores['all']:.3f} | {scores['en']:.3f} | {scores['es']:.3f} | - |"
+    )
 
 
 if __name__ == "__main__":

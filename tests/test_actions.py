@@ -321,7 +321,9 @@ def test_full_answer_follows_rasas_choice_of_variant():
     assert full_answer(domain, "x", "es") == "Long English."  # no Spanish yet: the English one
 
 
-@pytest.mark.parametrize("language, first_words", [("en", "If this is happening now"), ("es", "Si esto le está pasando")])
+@pytest.mark.parametrize(
+    "language, first_words", [("en", "If this is happening now"), ("es", "Si esto le está pasando")]
+)
 def test_a_possible_emergency_gets_911_before_the_clarification(domain, language, first_words):
     """The classifier alone suspected an emergency that the red-flag rules did not confirm."""
     from actions.clarify import ActionClarify
@@ -329,7 +331,10 @@ def test_a_possible_emergency_gets_911_before_the_clarification(domain, language
     parse = {
         "text": "no tengo fiebre ni escalofrios",
         "intent": {"name": "nlu_fallback", "confidence": 1.0},
-        "intent_ranking": [{"name": "nlu_fallback", "confidence": 1.0}, {"name": "emergency", "confidence": 0.9}],
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 1.0},
+            {"name": "emergency", "confidence": 0.9},
+        ],
         "possible_emergency": True,
     }
     tracker = make_tracker(parse, slots={"booking_offered": False, "language": language})

@@ -14,7 +14,9 @@ from tests.test_e2e_booking import wait_for, world  # noqa: F401  (the servers, 
 
 pytestmark = pytest.mark.e2e
 
-SPANISH_MONTHS = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
+SPANISH_MONTHS = (
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
+)
 
 
 def un_dia_abierto() -> str:
@@ -43,7 +45,10 @@ def test_a_spanish_faq_then_a_shared_word_keeps_spanish(world):  # noqa: F811
 
 def test_a_full_spanish_booking(world):  # noqa: F811
     servers, sender = world["servers"], "e2e-es-booking"
-    assert "nombre completo" in say(servers, sender, "hola, quiero una cita para el tratamiento RELIEF")[-1]["text"]
+    assert (
+        "nombre completo"
+        in say(servers, sender, "hola, quiero una cita para el tratamiento RELIEF")[-1]["text"]
+    )
     assert "teléfono" in say(servers, sender, "María Pérez")[-1]["text"]
     assert "correo" in say(servers, sender, "(305) 555-0147")[-1]["text"]
     assert "día y hora" in say(servers, sender, "omitir")[-1]["text"]
@@ -57,7 +62,9 @@ def test_a_full_spanish_booking(world):  # noqa: F811
     store = BookingStore.from_url(world["env"]["DATABASE_URL"])
     [request] = [r for r in store.list() if r.phone == "+13055550147"]
     assert request.reference in confirmation and request.language == "es"
-    assert wait_for(lambda: any(request.reference in mail and "Spanish" in mail for mail in world["inbox"].messages))
+    assert wait_for(
+        lambda: any(request.reference in mail and "Spanish" in mail for mail in world["inbox"].messages)
+    )
 
 
 def test_a_spanish_emergency_mid_form_gets_911_first_in_spanish(world):  # noqa: F811

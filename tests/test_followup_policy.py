@@ -65,7 +65,9 @@ def test_a_possible_emergency_is_left_to_the_clarification():
 
 
 def test_the_topic_of_an_earlier_follow_up_counts_and_the_turn_ends_with_listen():
-    tracker = tracker_after("prp_what", asked("how many sessions?", "out_of_scope"), answered_by="utter_faq/prp_procedure")
+    tracker = tracker_after(
+        "prp_what", asked("how many sessions?", "out_of_scope"), answered_by="utter_faq/prp_procedure"
+    )
     assert next_followup_action(tracker) == "utter_faq/prp_procedure"
     tracker.update(ActionExecuted("utter_faq/prp_procedure"))
     assert next_followup_action(tracker) == "action_listen"

@@ -100,16 +100,22 @@ def test_spanish_heldout_set_covers_every_label_but_emergency():
 @pytest.mark.parametrize("path", [SPANISH_HELDOUT, SPANISH_BLIND], ids=["heldout", "blind"])
 def test_spanish_sets_accuracy(trained_agent, path):
     spanish = score(trained_agent, path)
-    print(f"\n{path.name} accuracy {spanish.accuracy:.3f} of {len(spanish.rows)}; confusions: {spanish.common_confusions()}")
+    print(
+        f"\n{path.name} accuracy {spanish.accuracy:.3f} of {len(spanish.rows)}; confusions: {spanish.common_confusions()}"
+    )
     assert spanish.accuracy >= MIN_SPANISH_ACCURACY
 
 
 @pytest.mark.parametrize(
-    "path", [HELDOUT, REAL_STYLE_BLIND, SPANISH_HELDOUT, SPANISH_BLIND], ids=["heldout", "realstyle", "es-heldout", "es-blind"]
+    "path",
+    [HELDOUT, REAL_STYLE_BLIND, SPANISH_HELDOUT, SPANISH_BLIND],
+    ids=["heldout", "realstyle", "es-heldout", "es-blind"],
 )
 def test_no_dead_ends_on_in_scope_questions(trained_agent, path):
     """An FAQ question the bot is unsure of gets "did you mean", never a bare "I didn't get that"."""
     from actions.clarify import choices_for
 
-    dead_ends = [parsed["text"] for parsed in score(trained_agent, path).unsure_faq_parses if not choices_for(parsed)]
+    dead_ends = [
+        parsed["text"] for parsed in score(trained_agent, path).unsure_faq_parses if not choices_for(parsed)
+    ]
     assert dead_ends == []

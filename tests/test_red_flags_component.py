@@ -56,7 +56,9 @@ def test_negated_red_flag_keeps_the_classifier_intent(spacy_model):
 @pytest.mark.parametrize("confidence", [0.6, 0.99])
 def test_a_classifier_emergency_without_a_rule_is_a_possible_emergency(spacy_model, confidence):
     # The classifier cannot read the negations; the rules can. The clarification leads with 911.
-    msg = message("no weakness, no fever, no trouble peeing, just achy", intent=EMERGENCY_INTENT, confidence=confidence)
+    msg = message(
+        "no weakness, no fever, no trouble peeing, just achy", intent=EMERGENCY_INTENT, confidence=confidence
+    )
     RedFlagDetector().process([msg], spacy_model)
     assert msg.get("intent")["name"] == "nlu_fallback"
     assert [entry["name"] for entry in msg.get("intent_ranking")][:2] == ["nlu_fallback", EMERGENCY_INTENT]

@@ -422,7 +422,9 @@ def test_relief_answer_says_offered_at_the_clinic(responses):
 
 def test_sms_advantages_answer_is_hedged(responses):
     [sms] = [
-        v["text"] for v in english(responses["utter_faq/advantages_vs_conventional"]) if v.get("channel") == "sms"
+        v["text"]
+        for v in english(responses["utter_faq/advantages_vs_conventional"])
+        if v.get("channel") == "sms"
     ]
     assert re.search(r"\bmay\b", sms)
 

@@ -150,7 +150,9 @@ class OneDecisionClassifier(IntentClassifier, GraphComponent):
         targets = np.array([self._labels.index(label) for label in labels])
 
         model = self._new_model()
-        folds = StratifiedKFold(self._config["calibration_folds"], shuffle=True, random_state=self._config["random_seed"])
+        folds = StratifiedKFold(
+            self._config["calibration_folds"], shuffle=True, random_state=self._config["random_seed"]
+        )
         held_out_scores = cross_val_predict(model, matrix, targets, cv=folds, method="decision_function")
         self._temperature = fitted_temperature(held_out_scores, targets)
 
@@ -178,14 +180,14 @@ class OneDecisionClassifier(IntentClassifier, GraphComponent):
         scored = [m for m in messages if m.get(TEXT)]
         if not scored:
             return messages
-        for message, row in zip(scored, self.probabilities([m.get(TEXT) for m in scored])):
+        for message, row in zip(scored, self.probabilities([m.get(TEXT) for m in scored]), strict=False):
             self._annotate(message, row)
         return messages
 
     def _annotate(self, message: Message, row: np.ndarray) -> None:
         faq = self._config["retrieval_intent"]
         prefix = faq + RETRIEVAL_SEPARATOR
-        ranked = sorted(zip(self._labels, row.tolist()), key=lambda pair: -pair[1])
+        ranked = sorted(zip(self._labels, row.tolist(), strict=False), key=lambda pair: -pair[1])
         topics = [(label, p) for label, p in ranked if label.startswith(prefix)]
 
         intents: List[Dict[str, Any]] = []
