@@ -16,16 +16,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_DEACTIVATE_LOOP_NAME, ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.stateless_policy import StatelessPolicy
 
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_RESPONSE = "utter_emergency"
@@ -34,25 +32,10 @@ EMERGENCY_PRIORITY = 7
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class EmergencyFirstPolicy(Policy):
+class EmergencyFirstPolicy(StatelessPolicy):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         return {"priority": EMERGENCY_PRIORITY}
-
-    def __init__(
-        self,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(
-        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        return self._resource  # nothing to learn
 
     def predict_action_probabilities(
         self,

@@ -17,20 +17,17 @@ renders it (in the patient's language) without the action server, then `action_l
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.emergency_policy import actions_since_last_user_message
+from bot.stateless_policy import StatelessPolicy
 from bot.text_normal import normalise
 
 FAQ = "faq"
@@ -74,25 +71,10 @@ HOW_MANY_ANSWERS = {**{topic: "prp_procedure" for topic in PRP_TOPICS}}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class FollowUpInContextPolicy(Policy):
+class FollowUpInContextPolicy(StatelessPolicy):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         return {"priority": FOLLOWUP_PRIORITY}
-
-    def __init__(
-        self,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(
-        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        return self._resource  # nothing to learn
 
     def predict_action_probabilities(
         self,

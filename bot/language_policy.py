@@ -15,19 +15,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from rasa.core.policies.policy import Policy, PolicyPrediction
-from rasa.engine.graph import ExecutionContext
+from rasa.core.policies.policy import PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
-from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.language import LANGUAGES
 from bot.nlu.language_detector import LANGUAGE_SWITCH_KEY
+from bot.stateless_policy import StatelessPolicy
 
 LANGUAGE_SLOT = "language"
 LANGUAGE_CHOICE_KEY = "language_choice"
@@ -36,26 +33,11 @@ ACTION_EXTRACT_SLOTS = "action_extract_slots"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
-class ReplyLanguagePolicy(Policy):
+class ReplyLanguagePolicy(StatelessPolicy):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         # Its predictions are all zeros, so its priority never decides anything.
         return {"priority": 1}
-
-    def __init__(
-        self,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        featurizer: Any = None,
-    ) -> None:
-        super().__init__(config, model_storage, resource, execution_context, featurizer)
-
-    def train(
-        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
-    ) -> Resource:
-        return self._resource  # nothing to learn
 
     def predict_action_probabilities(
         self,
