@@ -64,14 +64,15 @@ def test_the_gate_rejects_a_missed_emergency_in_plain_words():
 def test_answers_moving_both_ways_are_noise_but_a_one_sided_loss_is_not():
     """McNemar on paired answers: 13 worse and 7 better (measured after adding a harmless topic) is
     chance; 14 worse and none better is a regression."""
-    live = [(f"r{n}", "faq/prp_what", "faq/prp_what") for n in range(380)]
-    live += [(f"w{n}", "faq/adrc", "faq/prp_what") for n in range(20)]
+    right = 390  # 97.5%: the moves below stay above the absolute floor, so McNemar decides
+    live = [(f"r{n}", "faq/prp_what", "faq/prp_what") for n in range(right)]
+    live += [(f"w{n}", "faq/adrc", "faq/prp_what") for n in range(400 - right)]
 
     def moved(worse: int, better: int) -> list:
         rows = [(text, expected, "faq/adrc") if n < worse else (text, expected, predicted)
-                for n, (text, expected, predicted) in enumerate(live[:380])]  # fmt: skip
+                for n, (text, expected, predicted) in enumerate(live[:right])]  # fmt: skip
         rows += [(text, expected, expected) if n < better else (text, expected, predicted)
-                 for n, (text, expected, predicted) in enumerate(live[380:])]  # fmt: skip
+                 for n, (text, expected, predicted) in enumerate(live[right:])]  # fmt: skip
         return rows
 
     assert judge("c1", scores(*live), scores(*moved(13, 7)), stories_passed=True, regression=CAUGHT).passed
@@ -292,12 +293,12 @@ def test_console_in_a_browser_new_topic_label_retrain_promote(world, project):
 
         page.get_by_role("link", name="New topic").click()
         page.get_by_label("Topic name").fill("newsletter_signup")
-        page.get_by_label("Short title").fill("Newsletter")
-        page.get_by_label("Example questions").fill("can i get your newsletter\nnewsletter?")
-        page.get_by_label("The answer").fill(NEWSLETTER_ANSWER)
+        page.get_by_label("Short title for buttons").fill("Newsletter")
+        page.get_by_label("Example questions, one per line").fill("can i get your newsletter\nnewsletter?")
+        page.get_by_label("The answer", exact=True).fill(NEWSLETTER_ANSWER)
         page.get_by_test_id("create-topic").click()
         assert "at least 5" in page.get_by_test_id("topic-error").inner_text()  # refused, form kept
-        page.get_by_label("Example questions").fill(
+        page.get_by_label("Example questions, one per line").fill(
             "can i get your newsletter\nnewsletter?\nhow do I subscribe to the clinic newsletter\n"
             "do you send a monthly newsletter\nsign me up for the newsletter"
         )
