@@ -12,7 +12,7 @@ SPACY_MODEL := build/spacy/en_facet_clinic/meta.json
 MODEL := models/facet-assistant.tar.gz
 WIDGET_BUNDLE := widget/dist/clinic-chat.js
 WIDGET_SOURCES := widget/package.json widget/package-lock.json widget/vite.config.js $(shell find widget/src -type f 2>/dev/null)
-TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) bot/nlu/red_flags.yml bot/emergency_policy.py $(SPACY_MODEL)
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard bot/nlu/*.py) bot/nlu/red_flags.yml $(wildcard bot/*_policy.py) $(SPACY_MODEL)
 export PYTHONPATH := $(CURDIR)
 # Quieter TensorFlow; no usage telemetry from Rasa.
 export TF_CPP_MIN_LOG_LEVEL := 2

@@ -27,8 +27,9 @@ from bot.stateless_policy import StatelessPolicy
 
 EMERGENCY_INTENT = "emergency"
 EMERGENCY_RESPONSE = "utter_emergency"
-# Above RulePolicy (6): a tie at confidence 1.0 with the form's "happy path" goes to this policy.
-EMERGENCY_PRIORITY = 7
+# Above RulePolicy (6) and the follow-up policy (7): a tie at confidence 1.0 with the form's "happy
+# path" goes to this policy.
+EMERGENCY_PRIORITY = 8
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

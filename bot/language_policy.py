@@ -36,8 +36,8 @@ ACTION_EXTRACT_SLOTS = "action_extract_slots"
 class ReplyLanguagePolicy(StatelessPolicy):
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        # Its predictions are all zeros, so its priority never decides anything.
-        return {"priority": 1}
+        # Its predictions are all zeros, so its priority never decides anything (0: below every other).
+        return {"priority": 0}
 
     def predict_action_probabilities(
         self,
