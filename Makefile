@@ -18,7 +18,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup widget train run shell test test-fast lint eval crossval bench clean
+.PHONY: help setup widget train run shell test test-fast lint eval crossval profile bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -71,6 +71,9 @@ eval: setup train ## NLU report: held-out and blind sets (+ rasa's per-intent re
 
 crossval: setup ## 5-fold cross-validation of the pipelines compared in docs/decisions.md
 	$(PY) scripts/crossval.py
+
+profile: setup train ## where the Rasa server's time goes under load (py-spy) -> docs/performance.md
+	$(PY) scripts/profile_server.py
 
 bench: setup train ## latency, throughput, memory, training and start-up time -> docs/performance.md
 	$(PY) scripts/bench.py
