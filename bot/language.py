@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from bot.text_normal import normalise
 
@@ -65,6 +65,15 @@ SPANISH_SHORT_MESSAGES = re.compile(
 )
 
 
+# Words that are Spanish and never English, for the short messages lingua cannot judge ("ayuda",
+# "ambulancia", "sangro mucho", "llamen al 911"): a first message in an emergency is often that short.
+SPANISH_ONLY_WORDS = frozenset(
+    "ayuda ayudenme ayudame auxilio socorro ambulancia llamen llame emergencia urgencia sangro sangrando"
+    " sangre desmayo desmaye dolor duele cita gracias hola buenas favor porfa necesito quiero puedo"
+    " tengo estoy espalda pierna piernas pecho cabeza fiebre medico doctora inyeccion".split()
+)
+
+
 def explicit_request(text: str) -> Optional[str]:
     """The language a message asks for ("en español", "English please"), if it asks for one."""
     plain = normalise(text)
@@ -75,18 +84,17 @@ def explicit_request(text: str) -> Optional[str]:
 
 
 def confident_language(text: str) -> Optional[str]:
-    """The language of a message of several words when lingua is confident; None otherwise."""
+    """The language of a message when it is clear; None otherwise."""
     if SPANISH_SHORT_MESSAGES.match(normalise(text)):
         return SPANISH
     words = [word for word in WORD.findall(text) if word.lower() not in SHARED_WORDS]
-    if len(words) < 2:
-        return None
-    detector, codes = _detector()
-    confidences = detector.compute_language_confidence_values(" ".join(words))
-    best = max(confidences, key=lambda value: value.value)
-    if best.value < (MIN_CONFIDENCE_TWO_WORDS if len(words) == 2 else MIN_CONFIDENCE_LONGER):
-        return None
-    return codes[best.language]
+    language = _lingua_language(words) if len(words) >= 2 else None
+    if language:
+        return language
+    # Short messages lingua cannot judge: a word only Spanish has decides ("ayuda", "ambulancia").
+    if len(words) <= 3 and any(normalise(word) in SPANISH_ONLY_WORDS for word in words):
+        return SPANISH
+    return None
 
 
 def language_switch(text: str, metadata: Optional[Mapping[str, Any]] = None) -> Optional[str]:
@@ -100,6 +108,13 @@ def language_switch(text: str, metadata: Optional[Mapping[str, Any]] = None) -> 
 def best_guess(text: str, default: str = DEFAULT_LANGUAGE) -> str:
     """A reply language when no conversation state is at hand (e.g. a channel's fallback)."""
     return language_switch(text) or default
+
+
+def _lingua_language(words: List[str]) -> Optional[str]:
+    detector, codes = _detector()
+    best = max(detector.compute_language_confidence_values(" ".join(words)), key=lambda value: value.value)
+    needed = MIN_CONFIDENCE_TWO_WORDS if len(words) == 2 else MIN_CONFIDENCE_LONGER
+    return codes[best.language] if best.value >= needed else None
 
 
 @lru_cache(maxsize=1)

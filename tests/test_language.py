@@ -48,6 +48,11 @@ def test_explicit_requests(text, language):
         ("necesito una cita para la semana que viene", SPANISH),
         ("vivo en Hialeah y quiero el RELIEF", SPANISH),
         ("Is it covered by insurance?", ENGLISH),
+        # short emergencies, often a first message: words only Spanish has decide
+        ("ayuda", SPANISH),
+        ("ambulancia", SPANISH),
+        ("sangro mucho", SPANISH),
+        ("llamen al 911", SPANISH),
         ("I live in Miami and want to try RELIEF", ENGLISH),
     ],
 )
