@@ -7,7 +7,8 @@ A switch happens on:
   "en español" / "English please";
 - a confident message of several words (lingua, restricted to English and Spanish);
 - a Spanish greeting or thanks ("hola", "buenas tardes", "gracias"), which are one or two words
-  but never English.
+  but never English;
+- a message of up to three words with a word only Spanish has ("ayuda", "ambulancia").
 Why lingua: its models ship inside the wheel (no download) and it is accurate on short texts,
 where n-gram detectors such as langdetect guess.
 """
@@ -27,7 +28,7 @@ DEFAULT_LANGUAGE = ENGLISH
 
 # The lingua confidence a switch needs, by message length in words (letters only). One word never
 # switches ("ok", "PRP", "Medicare", "no"); two need near certainty ("cuanto cuesta"). Measured on
-# the project's English and Spanish sets (docs/decisions.md, "Reply language").
+# the project's English and Spanish sets (docs/decisions.md, 22).
 MIN_CONFIDENCE_TWO_WORDS = 0.90
 MIN_CONFIDENCE_LONGER = 0.70
 
