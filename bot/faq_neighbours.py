@@ -69,7 +69,8 @@ class _IndexCache:
         self._index: Optional[TopicIndex] = None
 
     def get(self, paths: Sequence[Path]) -> TopicIndex:
-        key = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
+        stats = [(path, path.stat()) for path in paths]
+        key = tuple((str(path), stat.st_mtime_ns, stat.st_size) for path, stat in stats)
         with self._lock:
             if key != self._key or self._index is None:
                 self._index = TopicIndex.build(merged_examples(paths))

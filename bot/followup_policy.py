@@ -124,25 +124,23 @@ def followup_topic(message: UserUttered, previous: Optional[str]) -> Optional[st
 
 
 def previous_topic(tracker: DialogueStateTracker) -> Optional[str]:
-    """The FAQ topic the bot answered in the turn before this one, if that turn was an FAQ."""
-    events = list(tracker.events)
-    users = [index for index, event in enumerate(events) if isinstance(event, UserUttered)]
-    if len(users) < 2:
-        return None
-    previous_user, latest_user = users[-2], users[-1]
-    for event in events[previous_user:latest_user]:
-        if (
-            isinstance(event, ActionExecuted)
-            and event.action_name
-            and event.action_name.startswith(f"{FAQ_RESPONSE}/")
-        ):
-            return event.action_name.split("/", 1)[1]
-    asked = events[previous_user]
-    answered_faq = any(
-        isinstance(event, ActionExecuted) and event.action_name == FAQ_RESPONSE
-        for event in events[previous_user:latest_user]
-    )
-    if not answered_faq:
-        return None
-    key = ((asked.parse_data or {}).get("response_selector") or {}).get(FAQ, {}).get("response", {})
-    return (key.get("intent_response_key") or "").split("/", 1)[-1] or None
+    """The FAQ topic the bot answered in the turn before this one, if that turn was an FAQ.
+
+    Reads back from the end only as far as the previous user message: the cost does not grow with
+    the conversation."""
+    answered_faq = False
+    seen_latest = False
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            if not seen_latest:
+                seen_latest = True
+                continue
+            if not answered_faq:
+                return None
+            key = ((event.parse_data or {}).get("response_selector") or {}).get(FAQ, {}).get("response", {})
+            return (key.get("intent_response_key") or "").split("/", 1)[-1] or None
+        if seen_latest and isinstance(event, ActionExecuted) and event.action_name:
+            if event.action_name.startswith(f"{FAQ_RESPONSE}/"):
+                return event.action_name.split("/", 1)[1]
+            answered_faq = answered_faq or event.action_name == FAQ_RESPONSE
+    return None

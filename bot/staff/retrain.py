@@ -176,18 +176,23 @@ def _spanish_reasons(live: Scores, new: Scores) -> List[str]:
         reasons.append(
             f"It misses emergency messages in the Spanish test questions ({len(missed)}), e.g. {missed[0]!r}."
         )
-    if new.accuracy < MIN_SPANISH_HELD_OUT_ACCURACY:
-        reasons.append(
-            f"It answers fewer Spanish test questions correctly than the minimum: {new.accuracy:.1%} with it, "
-            f"at least {MIN_SPANISH_HELD_OUT_ACCURACY:.0%} needed."
-        )
-    elif significantly_worse(live, new):
+    return reasons + _accuracy_reasons(live, new, MIN_SPANISH_HELD_OUT_ACCURACY, "Spanish test questions")
+
+
+def _accuracy_reasons(live: Scores, new: Scores, floor: float, questions: str) -> List[str]:
+    """The absolute floor first; above it, McNemar's test against the live model."""
+    if new.accuracy < floor:
+        return [
+            f"It answers fewer {questions} correctly than the minimum: {new.accuracy:.1%} with it, "
+            f"at least {floor:.0%} needed."
+        ]
+    if significantly_worse(live, new):
         worse, better = answers_changed(live, new)
-        reasons.append(
-            f"It answers fewer Spanish test questions correctly: {live.accuracy:.1%} now, {new.accuracy:.1%} "
-            f"with it ({worse} answers got worse, {better} better: more than chance between two trainings)."
-        )
-    return reasons
+        return [
+            f"It answers fewer {questions} correctly: {live.accuracy:.1%} now, {new.accuracy:.1%} with it "
+            f"({worse} answers got worse, {better} better: more than chance between two trainings)."
+        ]
+    return []
 
 
 def _floor_reasons(live: Scores, new: Scores, regression: Scores) -> List[str]:
@@ -198,17 +203,7 @@ def _floor_reasons(live: Scores, new: Scores, regression: Scores) -> List[str]:
         reasons.append(
             f"It misses emergency messages in the test questions ({len(missed)}), e.g. {missed[0]!r}."
         )
-    if new.accuracy < MIN_HELD_OUT_ACCURACY:
-        reasons.append(
-            f"It answers fewer test questions correctly than the minimum: {new.accuracy:.1%} with it, "
-            f"at least {MIN_HELD_OUT_ACCURACY:.0%} needed."
-        )
-    elif significantly_worse(live, new):
-        worse, better = answers_changed(live, new)
-        reasons.append(
-            f"It answers fewer test questions correctly: {live.accuracy:.1%} now, {new.accuracy:.1%} with it "
-            f"({worse} answers got worse, {better} better: more than chance between two trainings)."
-        )
+    reasons += _accuracy_reasons(live, new, MIN_HELD_OUT_ACCURACY, "test questions")
     regression_missed = missed_emergencies(regression)
     if not any(expected == "emergency" for _, expected, _ in regression.rows):
         reasons.append("The emergency regression set was not checked (no emergency messages in it).")
