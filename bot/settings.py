@@ -33,12 +33,32 @@ class RuntimeSettings:
     tracker_db: Path
     cors_origins: tuple[str, ...]
     log_level: str
+    # Production topology (README, "Production"); the defaults are the single-process `make run`.
+    # An SQLAlchemy URL of a shared tracker store (postgresql://user:pass@host:5432/db); "" keeps
+    # conversations in the SQLite file tracker_db.
+    tracker_store_url: str = ""
+    # redis://host:6379/0: conversation locks shared by replicas; "" keeps them in memory.
+    lock_store_url: str = ""
+    # Where every replica pulls the published model from (Rasa's model server protocol, ETag);
+    # "" loads model_path once at start.
+    model_server_url: str = ""
+    model_pull_seconds: int = 10
+    # Overrides the action server address derived from action_host/action_port (containers).
+    action_server_url: str = ""
+    # Bearer token for GET /metrics; "" turns the route off.
+    metrics_token: str = ""
+
+    @property
+    def conversations_url(self) -> str:
+        """SQLAlchemy URL of the conversations (staff inbox, retention purge)."""
+        return self.tracker_store_url or f"sqlite:///{self.tracker_db}"
 
     def rasa_environment(self) -> dict[str, str]:
         """Variables that endpoints.yml and credentials.yml expand (one ${VAR} per value)."""
         return {
             **{name: os.environ.get(name, "") for name in OPTIONAL_CHANNEL_VARIABLES},
-            "ACTION_SERVER_URL": f"http://{self.action_host}:{self.action_port}/webhook",
+            "ACTION_SERVER_URL": self.action_server_url
+            or f"http://{self.action_host}:{self.action_port}/webhook",
             "ACTION_HOST": self.action_host,
             "ACTION_PORT": str(self.action_port),
             "ACTION_SERVER_TOKEN": self.action_server_token,
@@ -61,6 +81,12 @@ def load_runtime_settings(environ: dict[str, str] | None = None) -> RuntimeSetti
         tracker_db=Path(env.get("TRACKER_DB", PROJECT_ROOT / "var" / "tracker.db")),
         cors_origins=parse_cors_origins(env.get("BOT_CORS_ORIGINS", "")),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        tracker_store_url=env.get("TRACKER_STORE_URL", ""),
+        lock_store_url=env.get("LOCK_STORE_URL", ""),
+        model_server_url=env.get("MODEL_SERVER_URL", ""),
+        model_pull_seconds=int(env.get("MODEL_PULL_SECONDS", "10")),
+        action_server_url=env.get("ACTION_SERVER_URL", ""),
+        metrics_token=env.get("METRICS_TOKEN", ""),
     )
 
 
