@@ -11,16 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.parse_data import faq_topic
 from bot.clinic import load_clinic_settings
 from bot.messages import Messages, tracker_language
+from bot.topics import OFFER_BOOKING_AFTER
 
-# Topics after which a patient is likely ready to talk to the clinic.
-OFFER_BOOKING_AFTER = {
-    "relief_treatment",
-    "candidacy",
-    "cost_insurance",
-    "clinic_location",
-    "recovery_downtime",
-    "questions_for_doctor",
-}
 TEXTS = Messages(
     "faq_followup",
     {

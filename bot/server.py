@@ -62,10 +62,11 @@ def add_health_route(app: Sanic, settings: RuntimeSettings) -> None:
 
 
 def build_app(settings: RuntimeSettings) -> Sanic:
-    from rasa.core import utils
     from rasa.core.run import configure_app, create_http_input_channels
 
-    endpoints = utils.AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.yml"))
+    from bot.endpoints import available_endpoints
+
+    endpoints = available_endpoints(settings)
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
     app = configure_app(
         channels,

@@ -22,6 +22,21 @@ logger = logging.getLogger(__name__)
 TOPICS_PATH = Path(__file__).with_name("topics.yml")
 
 
+# Topics after which a patient is likely ready to talk to the clinic: the answer is followed by
+# clinic details (location, cost) and an offer to book a visit (bot/faq_turn_policy.py,
+# actions/faq_followup.py).
+OFFER_BOOKING_AFTER = frozenset(
+    {
+        "relief_treatment",
+        "candidacy",
+        "cost_insurance",
+        "clinic_location",
+        "recovery_downtime",
+        "questions_for_doctor",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Topic:
     name: str

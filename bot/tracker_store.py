@@ -1,21 +1,43 @@
-"""Rasa's SQL tracker store, minus its way of failing: no bad input may stop the server.
+"""Rasa's SQL tracker store, made safe for bad input, cheap per message, and off the event loop.
 
-Rasa 3.6's `SQLTrackerStore.session_scope` turns every ValueError raised while a session is open
-into `print_error_and_exit` (it assumes a missing PostgreSQL schema). A UnicodeEncodeError from an
-unencodable sender id or text is a ValueError too, so one crafted request used to stop the whole
-server. Here such errors stay ordinary exceptions: the one request fails (and the channel answers
-it with an apology), every other conversation goes on.
+1. No bad input may stop the server. Rasa 3.6's `SQLTrackerStore.session_scope` turns every
+   ValueError raised while a session is open into `print_error_and_exit` (it assumes a missing
+   PostgreSQL schema). A UnicodeEncodeError from an unencodable sender id or text is a ValueError
+   too, so one crafted request used to stop the whole server. Here such errors stay ordinary
+   exceptions: the one request fails (the channel answers with an apology), others go on.
 
-Also: an SQLite file is created readable by this user only (it holds health messages).
+2. The cost of a message does not grow with the conversation. Rasa loads and replays every event
+   of the session on each message, and every policy walks all of them again per prediction: on one
+   SMS thread, message 200 took four times as long as message 1 (docs/performance.md). No policy
+   here looks further back than a few turns (Memoization: 4, the others: the previous turn), so
+   `retrieve` loads only the last RECENT_USER_TURNS turns and, before them, the slot values and
+   the open form as they were at that point. Saving writes exactly the events added since the load
+   (counted on the tracker, not re-counted in the database), and the event broker gets the same
+   events without the second full read Rasa's `stream_events` makes. The full history stays in the
+   database (staff inbox, `retrieve_full_tracker`).
+
+3. Database calls run in a worker thread, so a slow disk or database delays one conversation, not
+   every conversation the process serves.
+
+Also: an SQLite file is created readable by this user only (it holds health messages), and an
+index on (sender_id, type_name, id) serves the queries above.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
-from typing import Any, Generator
+from typing import Any, Dict, Generator, Iterable, List, Optional, Type
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from rasa.shared.utils.common import all_subclasses
 
 from bot.privacy.files import ensure_private_file
 
@@ -24,6 +46,11 @@ logger = logging.getLogger(__name__)
 # SQLite waits this long for a lock before failing (pysqlite's default is 5 s). A failed read or
 # write falls back to Rasa's in-memory copy; two 5 s waits would overrun the channels' 10 s deadline.
 SQLITE_BUSY_TIMEOUT_SECONDS = 2
+# Turns the dialogue policies see: MemoizationPolicy's max_history (4) plus the current one.
+RECENT_USER_TURNS = 5
+# The tracker attribute that remembers how many of its events are already in the database.
+STORED_EVENTS_ATTRIBUTE = "_clinic_stored_events"
+RECENT_EVENTS_INDEX = "ix_events_sender_type_id"
 
 
 class TrackerStoreFailure(RuntimeError):
@@ -31,7 +58,7 @@ class TrackerStoreFailure(RuntimeError):
 
 
 class SafeSQLTrackerStore(SQLTrackerStore):
-    """endpoints.yml: `tracker_store: type: bot.tracker_store.SafeSQLTrackerStore` (same keys as SQL)."""
+    """endpoints: `tracker_store: type: bot.tracker_store.SafeSQLTrackerStore` (same keys as SQL)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dialect, db = kwargs.get("dialect", "sqlite"), kwargs.get("db")
@@ -41,6 +68,15 @@ class SafeSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         # SQLAlchemy otherwise puts the failed statement's parameters (message texts) in errors.
         self.engine.hide_parameters = True
+        self._create_recent_events_index()
+
+    def _create_recent_events_index(self) -> None:
+        statement = f"CREATE INDEX IF NOT EXISTS {RECENT_EVENTS_INDEX} ON events (sender_id, type_name, id)"
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(statement))
+        except sa.exc.DBAPIError as error:  # replicas starting together race to create it
+            logger.warning("Could not create the index %s: %s", RECENT_EVENTS_INDEX, type(error).__name__)
 
     @contextlib.contextmanager
     def session_scope(self) -> Generator[Any, None, None]:
@@ -52,3 +88,130 @@ class SafeSQLTrackerStore(SQLTrackerStore):
             raise TrackerStoreFailure(f"tracker store operation failed: {type(error).__name__}") from error
         finally:
             session.close()
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The latest session's recent turns, with the state they started from."""
+        rows = await asyncio.to_thread(self._recent_rows, sender_id)
+        if not rows.events or not self.domain:
+            return None
+        events = [*rows.state_before, *deserialise(rows.events)]
+        tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+        setattr(tracker, STORED_EVENTS_ATTRIBUTE, len(tracker.events))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        stored = getattr(tracker, STORED_EVENTS_ATTRIBUTE, None)
+        if stored is None:  # not loaded by `retrieve` (a new conversation): Rasa's own count
+            new_events = await asyncio.to_thread(self._save_by_count, tracker)
+        else:
+            new_events = list(tracker.events)[stored:]
+            await asyncio.to_thread(self._insert, tracker.sender_id, new_events)
+        setattr(tracker, STORED_EVENTS_ATTRIBUTE, len(tracker.events))
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+
+    # --- database work, in a worker thread ---------------------------------------------------
+
+    def _recent_rows(self, sender_id: str) -> "RecentRows":
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            session_start = (
+                session.query(sa.func.max(event.timestamp))
+                .filter(event.sender_id == sender_id, event.type_name == SessionStarted.type_name)
+                .scalar()
+            )
+            in_session = [event.sender_id == sender_id]
+            if session_start is not None:
+                in_session.append(event.timestamp >= session_start)
+            first_recent_turn = (
+                session.query(event.id)
+                .filter(*in_session, event.type_name == UserUttered.type_name)
+                .order_by(event.id.desc())
+                .offset(RECENT_USER_TURNS - 1)
+                .limit(1)
+                .scalar()
+            )
+            recent = session.query(event.data).filter(*in_session)
+            state_before: List[Event] = []
+            if first_recent_turn is not None:
+                recent = recent.filter(event.id >= first_recent_turn)
+                state_before = self._state_before(session, in_session, first_recent_turn)
+            return RecentRows(
+                events=[json.loads(data) for (data,) in recent.order_by(event.id)],
+                state_before=state_before,
+            )
+
+    def _state_before(self, session: Any, in_session: list, before_id: int) -> List[Event]:
+        """Slot values and the open form as they were before event `before_id`."""
+        event = self.SQLEvent
+        earlier = (
+            session.query(event.type_name, event.data)
+            .filter(*in_session, event.id < before_id)
+            .filter(event.type_name.in_([SlotSet.type_name, ActiveLoop.type_name]))
+            .order_by(event.id)
+        )
+        slots: Dict[str, Any] = {}
+        active_loop: Optional[str] = None
+        for type_name, data in earlier:
+            parameters = json.loads(data)
+            if type_name == SlotSet.type_name:
+                slots[parameters.get("name")] = parameters.get("value")
+            else:
+                active_loop = parameters.get("name")
+        state: List[Event] = [SlotSet(name, value) for name, value in slots.items() if name]
+        if active_loop:
+            state.append(ActiveLoop(active_loop))
+        # The first recent turn, like every turn, follows the bot's listening.
+        return [*state, ActionExecuted(ACTION_LISTEN_NAME)]
+
+    def _insert(self, sender_id: str, events: Iterable[Event]) -> None:
+        with self.session_scope() as session:
+            for event in events:
+                data = event.as_dict()
+                session.add(
+                    self.SQLEvent(
+                        sender_id=sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+
+    def _save_by_count(self, tracker: DialogueStateTracker) -> List[Event]:
+        with self.session_scope() as session:
+            new_events = list(self._additional_events(session, tracker))
+        self._insert(tracker.sender_id, new_events)
+        return new_events
+
+
+class RecentRows:
+    def __init__(self, events: List[Dict[str, Any]], state_before: List[Event]) -> None:
+        self.events = events
+        self.state_before = state_before
+
+
+def _event_classes() -> Dict[str, Type[Event]]:
+    classes: Dict[str, Type[Event]] = {}
+    for cls in all_subclasses(Event):
+        classes.setdefault(cls.type_name, cls)
+    return classes
+
+
+_EVENT_CLASSES: Dict[str, Type[Event]] = {}
+
+
+def deserialise(serialised: Iterable[Dict[str, Any]]) -> List[Event]:
+    """`rasa.shared.core.events.deserialise_events`, with the event classes looked up once: Rasa
+    walks every subclass of Event again for each event, most of the cost of a load."""
+    if not _EVENT_CLASSES:
+        _EVENT_CLASSES.update(_event_classes())
+    events = []
+    for parameters in serialised:
+        cls = _EVENT_CLASSES.get(parameters.get("event"))
+        event = cls._from_parameters(parameters) if cls else Event.from_parameters(parameters)
+        if event is not None:
+            events.append(event)
+    return events

@@ -25,7 +25,8 @@ from bot.staff.training_data import TrainingFiles
 from tests.conftest import free_port
 from tests.test_e2e import say
 
-FAST_CONFIG = PROJECT_ROOT / "tests" / "fixtures" / "config-fast.yml"
+# The live config trains in about a minute (no neural network left in it), so the tests train with it.
+FAST_CONFIG = PROJECT_ROOT / "config.yml"
 STAFF_PASSWORD = "correct horse battery staple"
 # Topics the training data knows nothing about (parking and wheelchair access are clinic_location).
 VIDEO_ANSWER = "Please call the clinic to ask whether a video visit suits your case."
@@ -116,14 +117,6 @@ def test_only_a_candidate_that_passed_can_be_promoted_and_rollback_swaps(tmp_pat
 
 
 # --- the whole loop, for real -----------------------------------------------------------------
-
-
-def test_the_fast_config_is_the_live_one_with_fewer_ted_epochs():
-    live = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
-    fast = yaml.safe_load(FAST_CONFIG.read_text())
-    [ted] = [policy for policy in fast["policies"] if policy["name"] == "TEDPolicy"]
-    ted["epochs"] = next(p["epochs"] for p in live["policies"] if p["name"] == "TEDPolicy")
-    assert fast == live
 
 
 @pytest.fixture(scope="module")

@@ -260,10 +260,10 @@ class StaffConsoleInput(InputChannel):
     # --- work -------------------------------------------------------------------------------
 
     def _inbox_items(self, language: Optional[str] = None) -> list:
-        tracker_db = load_runtime_settings().tracker_db
-        if not tracker_db.exists():
+        settings = load_runtime_settings()
+        if not settings.tracker_store_url and not settings.tracker_db.exists():
             return []
-        conversations = read_conversations(f"sqlite:///{tracker_db}")
+        conversations = read_conversations(settings.conversations_url)
         return review_items(conversations, self.audit.handled_keys(), INBOX_LIMIT, language=language)
 
     def _latest_report(self) -> Optional[dict]:

@@ -44,7 +44,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     review.add_argument("--since", type=parse_since, help="only messages from this date on (YYYY-MM-DD)")
     review.add_argument("--limit", type=int, default=50)
     review.add_argument(
-        "--tracker-db", type=Path, help="the conversations' SQLite file (default: TRACKER_DB)"
+        "--tracker-db",
+        type=Path,
+        help="the conversations' SQLite file (default: TRACKER_STORE_URL, else TRACKER_DB)",
     )
     review.add_argument("--language", choices=LANGUAGES, help="only English (en) or Spanish (es) messages")
 
@@ -123,12 +125,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _review(args: argparse.Namespace, audit: AuditLog) -> int:
-    tracker_db = args.tracker_db or load_runtime_settings().tracker_db
-    if not tracker_db.exists():
-        print(f"No conversations yet ({tracker_db} does not exist).")
-        return 0
+    settings = load_runtime_settings()
+    if args.tracker_db is None and settings.tracker_store_url:
+        conversations_url = settings.tracker_store_url  # PostgreSQL shared by the replicas
+    else:
+        tracker_db = args.tracker_db or settings.tracker_db
+        if not tracker_db.exists():
+            print(f"No conversations yet ({tracker_db} does not exist).")
+            return 0
+        conversations_url = f"sqlite:///{tracker_db}"
     items = review_items(
-        read_conversations(f"sqlite:///{tracker_db}", args.since),
+        read_conversations(conversations_url, args.since),
         audit.handled_keys(),
         args.limit,
         language=args.language,
