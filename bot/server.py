@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import PROJECT_ROOT
+from bot.metrics import install_metrics
 from bot.settings import RuntimeSettings, load_runtime_settings
 from bot.staff.api_auth import install_api_auth_guard
 
@@ -81,6 +82,7 @@ def build_app(settings: RuntimeSettings) -> Sanic:
     )
     app.config.REQUEST_MAX_SIZE = REQUEST_MAX_SIZE
     add_health_route(app, settings)
+    install_metrics(app, settings)
     # Bad JWTs get 401, never 500; tokens without `exp` are refused (bot/staff/api_auth.py).
     install_api_auth_guard(app)
     app.ctx.endpoints = endpoints
