@@ -1,10 +1,17 @@
 """Benchmark: REST and SMS-webhook latency and throughput, memory, training time, `make run`
-start-up time, the widget bundle's size.
+start-up time, the widget bundle's size, and this bot side by side with a stock Rasa bot.
 
 Everything runs on loopback against the real servers. Results go to docs/performance.md
 (between the BENCH markers) with the date and machine. Not a test: numbers on a shared
 2-core machine vary; compare runs, don't gate on them.
-Usage: python scripts/bench.py [--skip-training] [--requests 100]
+
+The stock bot (scripts/bench_stock.py: `rasa init --no-prompt` on the same venv, cached in
+var/bench/) goes through the same measurements as this bot, right after it in the same run and
+never at the same time: warm-up, 1 user, 20 concurrent users, one long conversation, the Rasa
+server's RSS. Each bot gets the messages it was built for (this bot the topic questions of
+bot/topics.yml, the stock bot its own data/nlu.yml examples).
+Usage: python scripts/bench.py [--skip-training] [--skip-stock] [--dry-run] [--requests 100]
+       [--long-messages 200]
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Optional
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -32,11 +41,15 @@ sys.path.insert(0, str(ROOT))
 
 from bot.launcher import Servers, settings_with_ports  # noqa: E402
 from bot.topics import load_topics  # noqa: E402
+from scripts import bench_stock  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 PERFORMANCE_DOC = ROOT / "docs" / "performance.md"
 WIDGET_BUNDLE = ROOT / "widget" / "dist" / "clinic-chat.js"
 START, END = "<!-- BENCH:START -->", "<!-- BENCH:END -->"
+COMPARED_USERS = 20
+# Messages at each end of the long conversation whose median latencies are compared.
+LONG_WINDOW = 20
 
 
 def rss_mb(pid: int) -> float:
@@ -54,11 +67,11 @@ BENCH_TWILIO = {
 SMS_PATH = "/webhooks/sms/webhook"
 
 
-def rest_request(channel: str, users: int, user: int, index: int, question: str) -> dict:
+def rest_request(channel: str, conversation: str, users: int, user: int, index: int, question: str) -> dict:
     if channel == "rest":
-        return {"json": {"sender": f"bench-{users}-{user}", "message": question}}
+        return {"json": {"sender": f"{conversation}-{users}-{user}", "message": question}}
     form = {
-        "MessageSid": f"SM-bench-{users}-{user}-{index}-{time.time_ns()}",
+        "MessageSid": f"SM-{conversation}-{users}-{user}-{index}-{time.time_ns()}",
         "From": f"+1305{2_000_000 + 1000 * users + user}",
         "Body": question,
     }
@@ -68,37 +81,252 @@ def rest_request(channel: str, users: int, user: int, index: int, question: str)
     return {"data": form, "headers": {"X-Twilio-Signature": signature}}
 
 
-async def simulate_users(url: str, users: int, messages_per_user: int, channel: str = "rest") -> dict:
-    """Each simulated user sends its messages one after another; users run concurrently."""
-    questions = [topic.question for topic in load_topics().values()]
+def topic_questions() -> list[str]:
+    """What this bot is measured with: the canonical question of every FAQ topic."""
+    return [topic.question for topic in load_topics().values()]
+
+
+async def simulate_users(
+    url: str,
+    users: int,
+    messages_per_user: int,
+    channel: str = "rest",
+    questions: Optional[list[str]] = None,
+    conversation: str = "bench",
+) -> dict:
+    """Each simulated user sends its messages one after another; users run concurrently.
+
+    `questions` are sent in turn (default: this bot's topic questions); `conversation` names the
+    run, so each run talks in its own conversations. "latencies_ms" keeps the send order (for one
+    user: message 1, 2, ...).
+    """
+    questions = questions or topic_questions()
     latencies: list[float] = []
     errors = 0
 
     async def one_user(session: aiohttp.ClientSession, user: int) -> None:
         nonlocal errors
         for index in range(messages_per_user):
-            request = rest_request(channel, users, user, index, questions[(user + index) % len(questions)])
+            question = questions[(user + index) % len(questions)]
+            request = rest_request(channel, conversation, users, user, index, question)
             started = time.perf_counter()
             async with session.post(url, **request) as reply:
                 await reply.read()
                 errors += reply.status != 200
-            latencies.append(time.perf_counter() - started)
+            latencies.append((time.perf_counter() - started) * 1000)
 
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         started = time.perf_counter()
         await asyncio.gather(*(one_user(session, user) for user in range(users)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
     return {
         "channel": channel,
         "users": users,
         "requests": len(latencies),
         "errors": errors,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000,
+        "p50_ms": percentile(latencies, 0.50),
+        "p95_ms": percentile(latencies, 0.95),
         "per_second": len(latencies) / elapsed,
+        "latencies_ms": latencies,
     }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at `fraction` of the sorted values, linearly interpolated (0.5: the median)."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+def long_window(messages: int, window: int = LONG_WINDOW) -> int:
+    """How many messages at each end of a conversation are compared: `window`, or half of a
+    conversation shorter than two windows, so the two ends never overlap."""
+    if messages < 2:
+        raise ValueError("a conversation of at least 2 messages is needed")
+    return min(window, messages // 2)
+
+
+def conversation_growth(latencies_ms: list[float], window: int = LONG_WINDOW) -> dict:
+    """Median latency of a conversation's first and last `long_window` messages and their ratio."""
+    count = len(latencies_ms)
+    window = long_window(count, window)
+    first = statistics.median(latencies_ms[:window])
+    last = statistics.median(latencies_ms[-window:])
+    return {
+        "messages": count,
+        "window": window,
+        "first": f"1-{window}",
+        "last": f"{count - window + 1}-{count}",
+        "first_ms": first,
+        "last_ms": last,
+        "growth": last / first,
+    }
+
+
+def ratio(this_bot: Optional[float], stock: Optional[float]) -> Optional[float]:
+    """this bot / stock; None when either is missing or stock is 0."""
+    if this_bot is None or not stock:
+        return None
+    return this_bot / stock
+
+
+async def measure_bot(url: str, questions: list[str], requests: int, long_messages: int) -> dict:
+    """The measurements both bots go through, in this order: warm-up, 1 user, COMPARED_USERS
+    concurrent users, one long conversation from a single sender."""
+    await simulate_users(url, 2, 5, questions=questions, conversation="bench-warm-up")
+    one_user = await simulate_users(url, 1, requests, questions=questions)
+    many_users = await simulate_users(
+        url, COMPARED_USERS, max(1, requests // COMPARED_USERS), questions=questions
+    )
+    # The same `window` messages over and over: any `window` messages in a row are the same texts,
+    # so the first and last ones differ only in how long the conversation has become.
+    repeated = questions[: long_window(long_messages)]
+    long = await simulate_users(url, 1, long_messages, questions=repeated, conversation="bench-long")
+    return {
+        "one_user": one_user,
+        "many_users": many_users,
+        "long": {**conversation_growth(long["latencies_ms"]), "errors": long["errors"]},
+        "errors": one_user["errors"] + many_users["errors"] + long["errors"],
+    }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the side-by-side table: a figure of both bots and, maybe, a target on it."""
+
+    measure: str
+    value: Callable[[dict], float]
+    unit: str = "ms"
+    # "<=", ">=" or "=" against `bound`: of the ratio this bot / stock, or of this bot's own figure.
+    target: str = ""
+    bound: float = 1.0
+    own_target: bool = False
+
+
+def comparisons(long: dict) -> list[Comparison]:
+    """The rows of issue 12's targets (plus context rows without one)."""
+    first, last = long["first"], long["last"]
+    return [
+        Comparison("1 user: p50", lambda f: f["one_user"]["p50_ms"], target="<="),
+        Comparison("1 user: p95", lambda f: f["one_user"]["p95_ms"], target="<="),
+        Comparison(
+            f"{COMPARED_USERS} users: throughput",
+            lambda f: f["many_users"]["per_second"],
+            unit="msg/s",
+            target=">=",
+            bound=3.0,
+        ),
+        Comparison(f"{COMPARED_USERS} users: p50", lambda f: f["many_users"]["p50_ms"]),
+        Comparison(f"{COMPARED_USERS} users: p95", lambda f: f["many_users"]["p95_ms"], target="<="),
+        Comparison(f"one conversation: median of messages {first}", lambda f: f["long"]["first_ms"]),
+        Comparison(f"one conversation: median of messages {last}", lambda f: f["long"]["last_ms"]),
+        Comparison(
+            f"one conversation: messages {last} / {first}",
+            lambda f: f["long"]["growth"],
+            unit="x",
+            target="<=",
+            bound=1.2,
+            own_target=True,
+        ),
+        Comparison("Rasa server RSS after the load", lambda f: f["rss_mb"], unit="MB", target="<="),
+        Comparison(
+            "errors (non-200 replies), all of the above",
+            lambda f: f["errors"],
+            unit="",
+            target="=",
+            bound=0,
+            own_target=True,
+        ),
+    ]
+
+
+def comparison_rows(this_bot: dict, stock: Optional[dict]) -> list[list[str]]:
+    """measure | stock | this bot | ratio | target | met? (stock None: not measured)."""
+    rows = []
+    for row in comparisons(this_bot["long"]):
+        ours = row.value(this_bot)
+        theirs = row.value(stock) if stock is not None else None
+        relative = ratio(ours, theirs)
+        if not row.target:
+            target, met = "-", "-"
+        elif row.own_target:
+            target = f"this bot {row.target} {_number(row.bound, row.unit)}"
+            met = _yes(_holds(ours, row.target, row.bound))
+        else:
+            target = f"{row.target} {row.bound:.2f}x stock"
+            met = "-" if relative is None else _yes(_holds(relative, row.target, row.bound))
+        rows.append(
+            [
+                row.measure,
+                "not measured" if theirs is None else _number(theirs, row.unit),
+                _number(ours, row.unit),
+                "-" if relative is None or row.own_target else f"{relative:.2f}x",
+                target,
+                met,
+            ]
+        )
+    return rows
+
+
+def this_bot_setup(settings) -> str:
+    """How this bot ran in the benchmark, in the words of the comparison's note."""
+    tracker = "at TRACKER_STORE_URL" if settings.tracker_store_url else "SQLite file"
+    locks = "Redis (LOCK_STORE_URL)" if settings.lock_store_url else "in memory"
+    return f"This bot = `python -m bot run` servers: tracker store {tracker}, lock store {locks}, its action server"
+
+
+def comparison_table(this_bot: dict, stock: Optional[dict], requests: int, setup: str) -> list[str]:
+    """The "this bot vs stock (same run)" section of docs/performance.md, as Markdown lines."""
+    long = this_bot["long"]
+    stock_note = (
+        "stock not measured (`--skip-stock`)."
+        if stock is None
+        else f"{bench_stock.SETUP_NOTE}; measured right after this bot, never at the same time."
+    )
+    return [
+        "**this bot vs stock (same run)**: REST on loopback, the same load generator for both; "
+        f"1 user sends {requests} messages, {COMPARED_USERS} users {max(1, requests // COMPARED_USERS)} "
+        f"each, one conversation of {long['messages']} messages from one sender (its first "
+        f"{long['window']} questions over and over), after a warm-up. "
+        "This bot gets its topic questions (bot/topics.yml), the stock bot its own training "
+        f"examples (its data/nlu.yml). {setup}; {stock_note}",
+        "",
+        "| measure | stock | this bot | ratio | target | met? |",
+        "|---|---|---|---|---|---|",
+        *["| " + " | ".join(cells) + " |" for cells in comparison_rows(this_bot, stock)],
+    ]
+
+
+def _holds(value: float, target: str, bound: float) -> bool:
+    return {"<=": value <= bound, ">=": value >= bound, "=": value == bound}[target]
+
+
+def _yes(held: bool) -> str:
+    return "yes" if held else "**no**"
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "msg/s":
+        return f"{value:.1f} msg/s"
+    return f"{value:.0f} {unit}".rstrip()
+
+
+def measure_stock(requests: int, long_messages: int) -> dict:
+    """The stock bot through the same measurements (built and cached first if needed)."""
+    bot_dir, model = bench_stock.ensure_stock_bot(bench_stock.rasa_version())
+    with bench_stock.StockServer(bot_dir, model, free_port(), bot_dir / "rasa-run.log") as stock:
+        figures = asyncio.run(
+            measure_bot(stock.rest_url, bench_stock.stock_questions(bot_dir), requests, long_messages)
+        )
+        figures["rss_mb"] = rss_mb(stock.pid)
+    return figures
 
 
 def bundle_sizes() -> str:
@@ -174,11 +402,36 @@ def measure_make_run_to_ready(tracker_db: Path) -> float:
         process.wait(timeout=60)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--skip-training", action="store_true")
+def parse_arguments(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--skip-training", action="store_true", help="do not time a full training")
+    parser.add_argument("--skip-stock", action="store_true", help="do not measure the stock Rasa bot")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the tables, leave docs/performance.md alone"
+    )
     parser.add_argument("--requests", type=int, default=100, help="messages per level of concurrency")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--long-messages", type=int, default=200, help="messages of the long single-sender conversation"
+    )
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.long_messages < 2:
+        parser.error("--requests must be at least 1 and --long-messages at least 2")
+    return args
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    args = parse_arguments()
+    # A SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: every server started here is stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    if not args.skip_stock:
+        # Built (its model trained) before anything is measured, so training never overlaps the load.
+        bench_stock.ensure_stock_bot(bench_stock.rasa_version())
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,11 +439,14 @@ def main() -> None:
         settings = settings_with_ports(free_port(), free_port(), Path(tmp) / "tracker.db")
         with Servers(settings, log_dir=Path(tmp) / "logs") as servers:
             sms_url = servers.rest_url.replace("/webhooks/rest/webhook", SMS_PATH)
-            asyncio.run(simulate_users(servers.rest_url, 2, 5))  # warm-up
-            for users in (1, 10):
-                rows.append(
-                    asyncio.run(simulate_users(servers.rest_url, users, max(1, args.requests // users)))
-                )
+            # First what both bots go through, so this bot is measured the way the stock bot is.
+            this_bot = asyncio.run(
+                measure_bot(servers.rest_url, topic_questions(), args.requests, args.long_messages)
+            )
+            this_bot["rss_mb"] = rss_mb(servers.pid("rasa"))
+            rows.append(this_bot["one_user"])
+            rows.append(asyncio.run(simulate_users(servers.rest_url, 10, max(1, args.requests // 10))))
+            rows.append(this_bot["many_users"])
             for users in (1, 10):
                 rows.append(
                     asyncio.run(simulate_users(sms_url, users, max(1, args.requests // users), "sms"))
@@ -199,6 +455,8 @@ def main() -> None:
                 rss_mb(servers.pid("rasa")),
                 rss_mb(servers.pid("actions")),
             )
+        # Only after this bot's servers stopped: the two bots are never under load at once.
+        stock = None if args.skip_stock else measure_stock(args.requests, args.long_messages)
         ready_seconds = measure_make_run_to_ready(Path(tmp) / "run-tracker.db")
     parse_p50, parse_p95, parsed = measure_parse_ms()
     training_seconds = None if args.skip_training else measure_training()
@@ -207,6 +465,8 @@ def main() -> None:
     lines = [
         START,
         f"Measured {now} on {platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}) by `make bench`.",
+        "",
+        *comparison_table(this_bot, stock, args.requests, this_bot_setup(settings)),
         "",
         "| channel | concurrent users | requests | errors | p50 (ms) | p95 (ms) | messages/s |",
         "|---|---|---|---|---|---|---|",
@@ -227,6 +487,9 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
+    if args.dry_run:
+        print(f"(--dry-run: {PERFORMANCE_DOC.relative_to(ROOT)} left unchanged)")
+        return
     doc = PERFORMANCE_DOC.read_text() if PERFORMANCE_DOC.exists() else f"# Performance\n\n{START}\n{END}\n"
     PERFORMANCE_DOC.write_text(
         re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: table, doc, flags=re.S)
