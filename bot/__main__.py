@@ -1,4 +1,4 @@
-"""Command line: python -m bot run | shell | build-spacy | bookings | staff | privacy."""
+"""Command line: python -m bot run | shell | cluster | build-spacy | bookings | staff | privacy."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="start the action server and the Rasa server (Ctrl-C stops both)")
     commands.add_parser("shell", help="chat with the bot in the terminal")
     commands.add_parser("build-spacy", help="build the offline spaCy pipeline")
+    cluster = commands.add_parser(
+        "cluster", help="the production topology on this machine (README, Production)"
+    )
+    cluster.add_argument(
+        "action", choices=("start", "stop", "run"), help="start/stop in the background, or run here"
+    )
     bookings_cli.add_parser(commands)
     staff_cli.add_parser(commands)
     privacy_cli.add_parser(commands)
@@ -55,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_forever()
     if args.command == "shell":
         return _shell()
+    if args.command == "cluster":
+        from bot import cluster as local_cluster
+
+        layout = local_cluster.layout_from_environment()
+        actions = {
+            "start": local_cluster.start_in_background,
+            "stop": local_cluster.stop_background,
+            "run": local_cluster.run_forever,
+        }
+        return actions[args.action](layout)
     from bot.nlu.spacy_pipeline import main as build_spacy
 
     build_spacy([])

@@ -56,9 +56,9 @@ def lock_store_config(redis_url: str) -> Dict[str, Any]:
 
 def available_endpoints(settings: RuntimeSettings) -> AvailableEndpoints:
     endpoints = AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.yml"))
-    endpoints.tracker_store = EndpointConfig(
-        type=TRACKER_STORE_TYPE, **_present(tracker_store_config(settings.conversations_url))
-    )
+    store = _present(tracker_store_config(settings.conversations_url))
+    # Rasa hands a custom store its `url` as `host`.
+    endpoints.tracker_store = EndpointConfig(url=store.pop("host", None), type=TRACKER_STORE_TYPE, **store)
     if settings.lock_store_url:
         config = lock_store_config(settings.lock_store_url)
         endpoints.lock_store = EndpointConfig(url=config.pop("url"), type="redis", **_present(config))

@@ -8,7 +8,9 @@ trip (the whole tracker and domain posted, the reply validated) to learn "nothin
 was a third of the server's time under load (docs/performance.md, profile). Here the decision is a
 set lookup, and a stale `booking_offered` flag is cleared on the way, as the action did.
 
-Abstains during a form (the form's own rules answer FAQs there) and everywhere else.
+It also ends the turn after the offer (`action_listen`): stories cannot say where the offer
+comes, so no rule or story does. Abstains during a form (the form's own rules answer FAQs there)
+and everywhere else.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class FaqTurnPolicy(StatelessPolicy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
+        if offered_after_faq(tracker):  # the turn ends with the offer (no rule or story says so)
+            probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
+            return self._prediction(probabilities)
         if not just_answered_faq(tracker):
             return self._prediction(probabilities)
         if answered_topic(tracker) in OFFER_BOOKING_AFTER:
@@ -64,6 +69,12 @@ def just_answered_faq(tracker: DialogueStateTracker) -> bool:
         return False
     done = actions_since_last_user_message(tracker)
     return bool(done) and done[-1] == FAQ_RESPONSE
+
+
+def offered_after_faq(tracker: DialogueStateTracker) -> bool:
+    if tracker.active_loop_name:
+        return False
+    return actions_since_last_user_message(tracker)[-2:] == [FAQ_RESPONSE, FAQ_FOLLOWUP_ACTION]
 
 
 def answered_topic(tracker: DialogueStateTracker) -> Optional[str]:

@@ -50,6 +50,7 @@ class Servers:
         self._log_dir = log_dir
         self._processes: dict[str, subprocess.Popen] = {}
         self._commands: dict[str, list[str]] = {}
+        self._environments: dict[str, dict[str, str]] = {}
         self._started_at: dict[str, float] = {}
         self._restart_delay: dict[str, float] = {}
         self._restart_due: dict[str, float] = {}
@@ -135,7 +136,7 @@ class Servers:
                     )
                 if now >= self._restart_due[name]:
                     del self._restart_due[name]
-                    self._spawn(name, self._commands[name], self.environment())
+                    self._spawn(name, self._commands[name], self._environments[name])
                     self._started_at[name] = now
                     self.restarts[name] = self.restarts.get(name, 0) + 1
                     restarted.append(name)
@@ -187,6 +188,7 @@ class Servers:
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         self._commands[name] = command
+        self._environments[name] = env
         self._started_at[name] = time.monotonic()
         output = None
         if self._log_dir is not None:

@@ -54,7 +54,8 @@ class RuntimeSettings:
         return self.tracker_store_url or f"sqlite:///{self.tracker_db}"
 
     def rasa_environment(self) -> dict[str, str]:
-        """Variables that endpoints.yml and credentials.yml expand (one ${VAR} per value)."""
+        """What the child processes read: the variables endpoints.yml and credentials.yml expand
+        (one ${VAR} per value) and the settings made here (a cluster's shared stores)."""
         return {
             **{name: os.environ.get(name, "") for name in OPTIONAL_CHANNEL_VARIABLES},
             "ACTION_SERVER_URL": self.action_server_url
@@ -63,6 +64,11 @@ class RuntimeSettings:
             "ACTION_PORT": str(self.action_port),
             "ACTION_SERVER_TOKEN": self.action_server_token,
             "TRACKER_DB": str(self.tracker_db),
+            "TRACKER_STORE_URL": self.tracker_store_url,
+            "LOCK_STORE_URL": self.lock_store_url,
+            "MODEL_SERVER_URL": self.model_server_url,
+            "MODEL_PULL_SECONDS": str(self.model_pull_seconds),
+            "METRICS_TOKEN": self.metrics_token,
             "RASA_API_SECRET": self.api_secret,  # the console inside the server signs with it too
         }
 

@@ -71,3 +71,21 @@ def test_replicas_share_postgresql_redis_and_the_model_server(monkeypatch):
     assert (endpoints.lock_store.type, endpoints.lock_store.url) == ("redis", "127.0.0.1")
     assert endpoints.model.url.endswith("/facet-assistant.tar.gz")
     assert endpoints.model.kwargs["wait_time_between_pulls"] == 5
+
+
+def test_rasa_builds_the_configured_stores(monkeypatch, tmp_path, postgres_url):
+    """Through Rasa's own factories, as the server does at start."""
+    from rasa.core.lock_store import LockStore, RedisLockStore
+    from rasa.core.tracker_store import create_tracker_store
+    from rasa.shared.core.domain import Domain
+
+    from bot.tracker_store import SafeSQLTrackerStore
+
+    settings = load_runtime_settings(
+        {"TRACKER_STORE_URL": postgres_url, "LOCK_STORE_URL": "redis://127.0.0.1:6379/0"}
+    )
+    endpoints = available_endpoints(expanded(settings, monkeypatch))
+    store = create_tracker_store(endpoints.tracker_store, Domain.empty())
+    assert isinstance(store, SafeSQLTrackerStore)
+    assert store.engine.url.database == postgres_url.rsplit("/", 1)[1]
+    assert isinstance(LockStore.create(endpoints.lock_store), RedisLockStore)

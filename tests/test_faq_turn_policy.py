@@ -54,6 +54,11 @@ def test_other_topics_go_back_to_listening_without_the_action_server(policy, top
     assert predicted(policy, faq_turn(topic)) == ("action_listen", [])
 
 
+def test_the_turn_ends_after_the_offer(policy):
+    tracker = faq_turn("relief_treatment", then=("utter_faq", "action_faq_followup"))
+    assert predicted(policy, tracker) == ("action_listen", [])
+
+
 def test_an_old_booking_offer_is_withdrawn_by_an_answer_that_makes_none(policy):
     action, events = predicted(policy, faq_turn("prp_what", offered_before=True))
     assert action == "action_listen"
@@ -65,7 +70,6 @@ def test_an_old_booking_offer_is_withdrawn_by_an_answer_that_makes_none(policy):
     [
         faq_turn("prp_what", then=()),  # the answer itself is the rule's call
         faq_turn("prp_what", then=("utter_faq", "action_listen")),
-        faq_turn("relief_treatment", then=("utter_faq", "action_faq_followup")),
         faq_turn("prp_what", form=True),  # the form's rules answer FAQs there
         faq_turn("prp_what", then=("utter_faq/prp_timeline",)),  # a follow-up's own answer
     ],

@@ -30,7 +30,7 @@ from bot.staff.accounts import Session, StaffAuth
 from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, PROMOTE, ROLLBACK, AuditLog
 from bot.staff.inbox import read_conversations, review_items
 from bot.staff.jobs import RetrainJob
-from bot.staff.models import ModelStore, PromotionRefused, load_on_server
+from bot.staff.models import ModelStore, PromotionRefused, announce_live_model
 from bot.staff.session_cookie import SessionCookie
 from bot.text_normal import normalise
 
@@ -289,14 +289,16 @@ class StaffConsoleInput(InputChannel):
             await asyncio.to_thread(change, store)
             await asyncio.to_thread(self.audit.record, session.username, action, candidate=candidate)
             # The request goes to this very server: in a thread, so the event loop stays free to answer it.
-            await asyncio.to_thread(
-                load_on_server, f"http://127.0.0.1:{settings.bot_port}", store.live, settings.api_secret
-            )
+            how = await asyncio.to_thread(announce_live_model, settings, store)
             notice = (
                 "The bot now answers with the new model."
                 if action == PROMOTE
                 else "The previous model is live again."
             )
+            if settings.model_server_url:  # replicas: live within one pull interval, not yet
+                notice = (
+                    "The new model is live. " if action == PROMOTE else "The previous model is live. "
+                ) + how
         except PromotionRefused as refusal:
             notice = f"Not changed: {refusal}"
         return self._redirect("/retrain", notice)

@@ -32,7 +32,7 @@ from bot.staff.accounts import hash_password
 from bot.staff.audit import ADD_TOPIC, IGNORE, LABEL, PROMOTE, RETRAIN, ROLLBACK, AuditLog
 from bot.staff.inbox import read_conversations, review_items
 from bot.staff.jobs import PROGRESS_MARK
-from bot.staff.models import ModelStore, PromotionRefused, load_on_server
+from bot.staff.models import ModelStore, PromotionRefused, announce_live_model
 from bot.text_normal import normalise
 
 
@@ -217,13 +217,11 @@ def _models(args: argparse.Namespace, audit: AuditLog) -> int:
         store.rollback()
         audit.record(args.by, ROLLBACK)
         print("The previous model is the live model file again.")
-    server = f"http://127.0.0.1:{settings.bot_port}"
     try:
-        load_on_server(server, store.live, settings.api_secret)
+        print(announce_live_model(settings, store))
     except PromotionRefused as problem:
         print(problem)
         return 1
-    print(f"The bot at {server} now answers with it.")
     return 0
 
 

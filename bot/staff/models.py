@@ -10,7 +10,9 @@ Files are swapped with os.replace (atomic), then the running Rasa server is told
 file through its authenticated HTTP API (PUT /model, a JWT signed with RASA_API_SECRET, minted for
 that one call and valid for API_TOKEN_LIFETIME, so a token seen in transit soon opens nothing). Rasa
 builds the new agent beside the old one and switches when it is ready, so no message is dropped.
-With several replicas, each must be told (or use Rasa's model server; docs/decisions.md).
+With replicas (MODEL_SERVER_URL set), the folder is the one the model server serves: the swap
+itself is the publication, and every replica pulls the new file within MODEL_PULL_SECONDS
+(`announce_live_model`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import jwt
 
 from bot import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from bot.settings import RuntimeSettings
 
 MODELS_DIR = PROJECT_ROOT / "models"
 LOAD_TIMEOUT_SECONDS = 180
@@ -136,3 +141,16 @@ def load_on_server(server_url: str, model_path: Path, secret: str) -> None:
         raise PromotionRefused(
             f"The bot at {server_url} did not answer ({error}); the new model goes live at its next start."
         ) from error
+
+
+def announce_live_model(settings: "RuntimeSettings", store: ModelStore) -> str:
+    """Makes the running bot answer with the live file; returns what happened, in plain words.
+
+    One server is told over its API; replicas behind a model server need nothing (they pull)."""
+    if settings.model_server_url:
+        return (
+            f"Published: every replica pulls it from the model server within {settings.model_pull_seconds} s."
+        )
+    server = f"http://127.0.0.1:{settings.bot_port}"
+    load_on_server(server, store.live, settings.api_secret)
+    return f"The bot at {server} now answers with it."
