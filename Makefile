@@ -18,7 +18,7 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup widget train run shell test test-fast lint eval crossval profile bench clean
+.PHONY: help setup widget train run shell cluster cluster-stop test test-fast lint eval crossval profile bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -51,6 +51,13 @@ $(MODEL): $(SETUP_STAMP) $(TRAINING_INPUTS)
 
 run: setup train ## start the action server and the Rasa server (Ctrl-C stops both)
 	$(PY) -m bot run
+
+cluster: setup train ## production topology here: haproxy, 2 Rasa replicas, PostgreSQL, Redis, model server (README, Production)
+	bash scripts/local_services.sh
+	$(PY) -m bot cluster start
+
+cluster-stop: ## stop what `make cluster` started
+	$(PY) -m bot cluster stop
 
 shell: setup train ## chat with the bot in the terminal
 	$(PY) -m bot shell
