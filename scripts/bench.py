@@ -329,6 +329,76 @@ def measure_stock(requests: int, long_messages: int) -> dict:
     return figures
 
 
+def measure_cluster(requests: int) -> dict:
+    """COMPARED_USERS concurrent users through haproxy to two replicas on PostgreSQL and Redis
+    (bot/cluster.py, what `make cluster` runs), in a throw-away database."""
+    from sqlalchemy import create_engine, text
+
+    from bot.cluster import Cluster, ClusterLayout
+
+    database = "clinic_bench_cluster"
+    admin = create_engine("postgresql://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+    drop()
+    with tempfile.TemporaryDirectory() as run_dir:
+        layout = ClusterLayout(
+            lb_port=free_port(),
+            replica_ports=(free_port(), free_port()),
+            action_port=free_port(),
+            model_server_port=free_port(),
+            run_dir=Path(run_dir),
+            postgres_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
+        )
+        try:
+            with Cluster(layout) as cluster:
+                questions = topic_questions()
+                asyncio.run(
+                    simulate_users(layout.lb_url, 4, 5, questions=questions, conversation="bench-warm-up")
+                )
+                figures = asyncio.run(
+                    simulate_users(
+                        layout.lb_url, COMPARED_USERS, max(1, requests // COMPARED_USERS), questions=questions
+                    )
+                )
+                figures["rss_mb"] = sum(rss_mb(cluster.pid(name)) for name in cluster.replica_names)
+        finally:
+            drop()
+            admin.dispose()
+    return figures
+
+
+def cluster_table(cluster: dict, this_bot: dict, stock: Optional[dict]) -> list:
+    one = this_bot["many_users"]
+    rows = [("stock `rasa init` bot, 1 process", stock["many_users"] if stock else None, None)]
+    rows += [
+        ("this bot, 1 replica (SQLite)", one, None),
+        ("this bot, 2 replicas + haproxy (PostgreSQL, Redis)", cluster, None),
+    ]
+    lines = [
+        f"Cluster: {COMPARED_USERS} concurrent users, the same load as the row above, through haproxy "
+        "to two replicas (`bot/cluster.py`, what `make cluster` runs), all on this one 2-core machine.",
+        "",
+        "| setup | messages/s | p50 (ms) | p95 (ms) | errors | throughput vs 1 replica | vs stock |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, figures in rows:
+        if figures is None:
+            lines.append(f"| {name} | not measured | | | | | |")
+            continue
+        versus_one = figures["per_second"] / one["per_second"]
+        versus_stock = f"{figures['per_second'] / stock['many_users']['per_second']:.2f}x" if stock else "-"
+        lines.append(
+            f"| {name} | {figures['per_second']:.1f} | {figures['p50_ms']:.0f} | {figures['p95_ms']:.0f} "
+            f"| {figures['errors']} | {versus_one:.2f}x | {versus_stock} |"
+        )
+    lines.append(f"| (replicas' RSS together) | {cluster['rss_mb']:.0f} MB | | | | | |")
+    return lines
+
+
 def bundle_sizes() -> str:
     if not WIDGET_BUNDLE.exists():
         return "not built"
@@ -409,6 +479,11 @@ def parse_arguments(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-training", action="store_true", help="do not time a full training")
     parser.add_argument("--skip-stock", action="store_true", help="do not measure the stock Rasa bot")
     parser.add_argument(
+        "--skip-cluster",
+        action="store_true",
+        help="do not measure two replicas behind haproxy (make cluster)",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="print the tables, leave docs/performance.md alone"
     )
     parser.add_argument("--requests", type=int, default=100, help="messages per level of concurrency")
@@ -457,6 +532,7 @@ def main() -> None:
             )
         # Only after this bot's servers stopped: the two bots are never under load at once.
         stock = None if args.skip_stock else measure_stock(args.requests, args.long_messages)
+        cluster = None if args.skip_cluster else measure_cluster(args.requests)
         ready_seconds = measure_make_run_to_ready(Path(tmp) / "run-tracker.db")
     parse_p50, parse_p95, parsed = measure_parse_ms()
     training_seconds = None if args.skip_training else measure_training()
@@ -468,6 +544,7 @@ def main() -> None:
         "",
         *comparison_table(this_bot, stock, args.requests, this_bot_setup(settings)),
         "",
+        *(cluster_table(cluster, this_bot, stock) + [""] if cluster else []),
         "| channel | concurrent users | requests | errors | p50 (ms) | p95 (ms) | messages/s |",
         "|---|---|---|---|---|---|---|",
         *[
