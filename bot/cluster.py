@@ -20,14 +20,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 from bot import PROJECT_ROOT
-from bot.launcher import ServerFailed, Servers
+from bot.launcher import ServerFailed, Servers, answers
 from bot.settings import RuntimeSettings, load_runtime_settings
 
 HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
@@ -136,27 +134,13 @@ class Cluster(Servers):
             "TICKET_LOCK_LIFETIME": TICKET_LOCK_LIFETIME,
         }
 
-    def wait_until_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
-        started = time.monotonic()
-        checks = {
+    def ready_checks(self) -> Dict[str, str]:
+        """Ready when the action server, every replica (its model loaded) and haproxy answer."""
+        return {
             "actions": f"http://127.0.0.1:{self.layout.action_port}/health",
             **{name: f"{self.layout.replica_url(i)}/health" for i, name in enumerate(self.replica_names)},
             "lb": f"{self.layout.lb_url}/health",
         }
-        pending = dict(checks)
-        while pending:
-            for name, process in self._processes.items():
-                if process.poll() is not None:
-                    raise ServerFailed(
-                        f"{name} exited with code {process.returncode} (logs: {self._log_dir})."
-                    )
-            for name, url in list(pending.items()):
-                if answers(url):
-                    del pending[name]
-            if time.monotonic() - started > timeout:
-                raise ServerFailed(f"Not ready after {timeout:.0f} s: {', '.join(pending)}")
-            time.sleep(0.5)
-        return time.monotonic() - started
 
     def kill(self, name: str) -> None:
         """Kills one process the hard way (tests: a replica dying mid-load)."""
@@ -240,14 +224,6 @@ def _installed(tool: str) -> str:
     if not path:
         raise ServerFailed(f"{tool} is not installed (Debian: apt-get install nginx-light haproxy).")
     return path
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 # --- `python -m bot cluster start|stop|run` ---------------------------------------------------------

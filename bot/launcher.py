@@ -90,21 +90,26 @@ class Servers:
             "LOG_LEVEL": self.settings.log_level,
         }
 
-    def wait_until_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
-        """Blocks until both servers answer; returns the seconds it took."""
-        started = time.monotonic()
+    def ready_checks(self) -> dict[str, str]:
+        """A URL per server that answers 200 once it is ready."""
         host = self._client_host(self.settings.action_host)
-        checks = {
+        return {
             "actions": f"http://{host}:{self.settings.action_port}/health",
             "rasa": f"http://{self._client_host(self.settings.bot_host)}:{self.settings.bot_port}/webhooks/rest/",
         }
-        pending = dict(checks)
+
+    def wait_until_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
+        """Blocks until every server answers; returns the seconds it took."""
+        started = time.monotonic()
+        pending = self.ready_checks()
         while pending:
             for name, process in self._processes.items():
                 if process.poll() is not None:
-                    raise ServerFailed(f"The {name} server exited with code {process.returncode}.")
+                    raise ServerFailed(
+                        f"The {name} server exited with code {process.returncode} (logs: {self._log_dir})."
+                    )
             for name, url in list(pending.items()):
-                if _answers(url):
+                if answers(url):
                     del pending[name]
             if time.monotonic() - started > timeout:
                 raise ServerFailed(f"Not ready after {timeout:.0f} s: {', '.join(pending)}")
@@ -214,7 +219,7 @@ class Servers:
         return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as reply:
             return reply.status == 200
