@@ -373,10 +373,10 @@ def measure_cluster(requests: int) -> dict:
 
 def cluster_table(cluster: dict, this_bot: dict, stock: Optional[dict]) -> list:
     one = this_bot["many_users"]
-    rows = [("stock `rasa init` bot, 1 process", stock["many_users"] if stock else None, None)]
-    rows += [
-        ("this bot, 1 replica (SQLite)", one, None),
-        ("this bot, 2 replicas + haproxy (PostgreSQL, Redis)", cluster, None),
+    rows = [
+        ("stock `rasa init` bot, 1 process", stock["many_users"] if stock else None),
+        ("this bot, 1 replica (SQLite)", one),
+        ("this bot, 2 replicas + haproxy (PostgreSQL, Redis)", cluster),
     ]
     lines = [
         f"Cluster: {COMPARED_USERS} concurrent users, the same load as the row above, through haproxy "

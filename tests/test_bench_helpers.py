@@ -187,3 +187,20 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a killed grandchild may linger as a zombie until init reaps it
+
+
+def test_the_cluster_table_compares_two_replicas_with_one_and_with_stock():
+    def load(per_second):
+        return {"per_second": per_second, "p50_ms": 100.0, "p95_ms": 300.0, "errors": 0}
+
+    lines = bench.cluster_table(
+        {**load(60.0), "rss_mb": 1800.0}, {"many_users": load(30.0)}, {"many_users": load(20.0)}
+    )
+    rows = [line for line in lines if line.startswith("| ") and "messages/s" not in line]
+    assert rows[0].endswith("| 0.67x | 1.00x |")  # stock vs this bot's one replica, and vs itself
+    assert rows[2].endswith("| 2.00x | 3.00x |")
+    assert "1800 MB" in rows[3]
+    assert (
+        "not measured"
+        in bench.cluster_table({**load(60.0), "rss_mb": 1.0}, {"many_users": load(30.0)}, None)[4]
+    )

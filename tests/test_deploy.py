@@ -596,3 +596,18 @@ def test_the_runtime_stage_serves_the_bot_with_telemetry_off_and_a_healthcheck()
     assert re.search(r"^EXPOSE 5005 5055$", text, re.M)
     assert re.search(r"^HEALTHCHECK .*/health", text, re.M)
     assert json.loads(dict(final)["CMD"]) == ["python", "-m", "bot.server"]
+
+
+def test_only_the_load_balancer_is_reachable_from_outside():
+    """The model server (a model holds its training examples), the replicas (their /metrics) and the
+    action server stay on the private network: only the lb publishes a port or has a non-ClusterIP
+    Service."""
+    published = {name for name, service in compose()["services"].items() if service.get("ports")}
+    assert published == {"lb"}
+    exposed = {
+        service["metadata"]["name"]
+        for service in k8s_objects("Service")
+        if service["spec"].get("type", "ClusterIP") != "ClusterIP"
+    }
+    assert exposed <= {"lb"}
+    assert not k8s_objects("Ingress")
