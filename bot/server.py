@@ -65,9 +65,11 @@ def add_health_route(app: Sanic, settings: RuntimeSettings) -> None:
 def build_app(settings: RuntimeSettings) -> Sanic:
     from rasa.core.run import configure_app, create_http_input_channels
 
+    from bot import rasa_patches
     from bot.endpoints import available_endpoints
 
     endpoints = available_endpoints(settings)
+    rasa_patches.install()  # action replies validated with one compiled schema
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
     app = configure_app(
         channels,

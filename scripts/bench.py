@@ -357,11 +357,20 @@ def measure_cluster(requests: int) -> dict:
             with Cluster(layout) as cluster:
                 questions = topic_questions()
                 asyncio.run(
-                    simulate_users(layout.lb_url, 4, 5, questions=questions, conversation="bench-warm-up")
+                    simulate_users(
+                        f"{layout.lb_url}/webhooks/rest/webhook",
+                        4,
+                        5,
+                        questions=questions,
+                        conversation="bench-warm-up",
+                    )
                 )
                 figures = asyncio.run(
                     simulate_users(
-                        layout.lb_url, COMPARED_USERS, max(1, requests // COMPARED_USERS), questions=questions
+                        f"{layout.lb_url}/webhooks/rest/webhook",
+                        COMPARED_USERS,
+                        max(1, requests // COMPARED_USERS),
+                        questions=questions,
                     )
                 )
                 figures["rss_mb"] = sum(rss_mb(cluster.pid(name)) for name in cluster.replica_names)
