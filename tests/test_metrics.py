@@ -244,7 +244,11 @@ def test_names_match_the_dialogue_they_come_from(domain):
     )
     assert metrics.SUMMARY_STAGE == SUMMARY_STAGE
     custom = {a for a in BOOKING_ACTION_STEPS if a != "action_deactivate_loop"} | {metrics.CLARIFY_ACTION}
-    assert custom <= set(domain["actions"])
+    # An action is a name, or {name: {send_domain: ...}}.
+    declared = {
+        name for action in domain["actions"] for name in ([action] if isinstance(action, str) else action)
+    }
+    assert custom <= declared
     slots = {metrics.LANGUAGE_SLOT, metrics.BOOKING_OFFERED_SLOT, metrics.BOOKING_STAGE_SLOT}
     assert slots | {metrics.BOOKING_REFERENCE_SLOT} <= set(domain["slots"])
     assert list(domain["forms"]) == ["booking_form"]  # action_deactivate_loop only ever ends the booking
