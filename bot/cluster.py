@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 from bot import PROJECT_ROOT
-from bot.launcher import ServerFailed, Servers, answers
+from bot.launcher import ServerFailed, Servers, answers, stop_on_signals
 from bot.settings import RuntimeSettings, load_runtime_settings
 
 HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
@@ -232,22 +232,12 @@ def _installed(tool: str) -> str:
 def run_forever(layout: ClusterLayout) -> int:
     """The cluster in the foreground until SIGINT/SIGTERM (what `cluster start` detaches)."""
     cluster = Cluster(layout)
-    stopping = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stopping = stop_on_signals()
     try:
         cluster.start()
         seconds = cluster.wait_until_ready()
         print(f"The cluster is ready ({seconds:.0f} s): {layout.lb_url}/", flush=True)
-        while not stopping:
-            for name in cluster.supervise():
-                print(f"Restarted {name} after it stopped unexpectedly.", flush=True)
-            time.sleep(0.5)
+        cluster.supervise_until(stopping)
         return 0
     except ServerFailed as failure:
         print(f"Could not start the cluster: {failure}", flush=True)

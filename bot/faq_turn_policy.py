@@ -50,10 +50,11 @@ class FaqTurnPolicy(StatelessPolicy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         probabilities = self._default_predictions(domain)
-        if offered_after_faq(tracker):  # the turn ends with the offer (no rule or story says so)
+        done = [] if tracker.active_loop_name else actions_since_last_user_message(tracker)
+        if done[-2:] == [FAQ_RESPONSE, FAQ_FOLLOWUP_ACTION]:  # the offer ends the turn (no rule says so)
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(probabilities)
-        if not just_answered_faq(tracker):
+        if done[-1:] != [FAQ_RESPONSE]:
             return self._prediction(probabilities)
         if answered_topic(tracker) in OFFER_BOOKING_AFTER:
             probabilities[domain.index_for_action(FAQ_FOLLOWUP_ACTION)] = 1.0
@@ -62,19 +63,6 @@ class FaqTurnPolicy(StatelessPolicy):
         # "Yes" after this answer must not book from an offer made turns ago.
         events = [SlotSet(BOOKING_OFFERED_SLOT, False)] if tracker.get_slot(BOOKING_OFFERED_SLOT) else []
         return self._prediction(probabilities, events=events)
-
-
-def just_answered_faq(tracker: DialogueStateTracker) -> bool:
-    if tracker.active_loop_name:
-        return False
-    done = actions_since_last_user_message(tracker)
-    return bool(done) and done[-1] == FAQ_RESPONSE
-
-
-def offered_after_faq(tracker: DialogueStateTracker) -> bool:
-    if tracker.active_loop_name:
-        return False
-    return actions_since_last_user_message(tracker)[-2:] == [FAQ_RESPONSE, FAQ_FOLLOWUP_ACTION]
 
 
 def answered_topic(tracker: DialogueStateTracker) -> Optional[str]:

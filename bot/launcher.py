@@ -147,6 +147,12 @@ class Servers:
                     restarted.append(name)
         return restarted
 
+    def supervise_until(self, stopping: threading.Event, interval: float = 0.5) -> None:
+        """Supervision in the foreground (make run, make cluster), saying what was restarted."""
+        while not stopping.wait(interval):
+            for name in self.supervise():
+                print(f"Restarted the {name} server after it stopped unexpectedly.", flush=True)
+
     def supervise_in_background(self, interval: float = 0.5) -> None:
         """Supervision on a daemon thread (tests); stop() ends it."""
         stopping = self._supervising = threading.Event()
@@ -227,18 +233,20 @@ def answers(url: str) -> bool:
         return False
 
 
+def stop_on_signals() -> threading.Event:
+    """Ctrl-C and SIGTERM set the returned event instead of ending the process at once, so the
+    caller's `finally` stops every child server."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    return stopping
+
+
 def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
     """`make run`: start both servers, say where to talk to the bot, stop both on Ctrl-C."""
     settings = settings or load_runtime_settings()
     servers = Servers(settings)
-    stopping = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stopping = stop_on_signals()
     print(
         f"Starting the action server (port {settings.action_port}) and the Rasa server (port {settings.bot_port})...",
         flush=True,
@@ -258,10 +266,7 @@ def run_forever(settings: Optional[RuntimeSettings] = None) -> int:
             "A server that crashes is restarted. Press Ctrl-C to stop both servers.\n",
             flush=True,
         )
-        while not stopping:
-            for name in servers.supervise():
-                print(f"Restarted the {name} server after it stopped unexpectedly.", flush=True)
-            time.sleep(0.5)
+        servers.supervise_until(stopping)
         print("Stopping...", flush=True)
         return 0
     except ServerFailed as failure:

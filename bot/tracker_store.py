@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, Dict, Generator, Iterable, List, Optional, Type
+from typing import Any, Dict, Generator, Iterable, List, NamedTuple, Optional, Type
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
@@ -187,10 +187,9 @@ class SafeSQLTrackerStore(SQLTrackerStore):
         return new_events
 
 
-class RecentRows:
-    def __init__(self, events: List[Dict[str, Any]], state_before: List[Event]) -> None:
-        self.events = events
-        self.state_before = state_before
+class RecentRows(NamedTuple):
+    events: List[Dict[str, Any]]  # the recent turns, serialised
+    state_before: List[Event]  # slots and form as they were before them
 
 
 def _event_classes() -> Dict[str, Type[Event]]:

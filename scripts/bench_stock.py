@@ -16,8 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Optional
@@ -25,6 +23,10 @@ from typing import Optional
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.launcher import answers  # noqa: E402
+
 CACHE_ROOT = ROOT / "var" / "bench"
 # Quieter TensorFlow; no usage telemetry from the stock bot either.
 STOCK_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -157,7 +159,7 @@ class StockServer:
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while not _answers(self.root_url):
+        while not answers(self.root_url):
             if _exited(self._process):
                 raise StockBotFailed(f"The stock bot exited before it was ready; see {self.log_path}")
             if time.monotonic() > deadline:
@@ -209,11 +211,3 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
 def _die_with_parent() -> None:
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError):
-        return False

@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot import PROJECT_ROOT
 from bot.evaluation import Scores
