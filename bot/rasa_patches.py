@@ -5,6 +5,8 @@
   validator on every call. Under load that was 29-33% of the Rasa server's time
   (docs/performance.md, profile). The schema never changes, so it is checked and compiled once;
   a reply is validated against the same schema, and a bad reply raises the same ValidationError.
+- The model's prediction graph runs in a cached topological order instead of through dask
+  (bot/graph_runner.py): the same nodes, inputs and results, without dask's per-call bookkeeping.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
 
 
 def install() -> None:
+    import rasa.core.processor
     from rasa.core.actions.action import RemoteAction
 
+    from bot.graph_runner import SequentialGraphRunner
+
     RemoteAction._validate_action_result = validate_action_result
+    # MessageProcessor loads every model (start, model server pull, PUT /model) with this class.
+    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner

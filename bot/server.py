@@ -69,7 +69,7 @@ def build_app(settings: RuntimeSettings) -> Sanic:
     from bot.endpoints import available_endpoints
 
     endpoints = available_endpoints(settings)
-    rasa_patches.install()  # action replies validated with one compiled schema
+    rasa_patches.install()  # compiled action-reply schema, graph run without dask
     channels = create_http_input_channels(None, str(PROJECT_ROOT / "credentials.yml"))
     app = configure_app(
         channels,

@@ -3,7 +3,7 @@
 Starts both servers on loopback, sends FAQ-style messages in English and Spanish from 20
 conversations for `--seconds`, records the Rasa server with py-spy and prints the share of samples
 spent in the parts an FAQ turn pays for (docs/performance.md, "Where an FAQ turn's time goes").
-Usage: python scripts/profile_server.py [--seconds 40] [--flamegraph var/profile.svg]
+Usage: python scripts/profile_server.py [--seconds 40] [--flamegraph var/profile.svg] [--raw var/profile.txt]
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=40)
     parser.add_argument("--flamegraph", type=Path)
+    parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "profile.txt"
@@ -104,6 +105,8 @@ def main() -> None:
             for recorder in recorders:
                 recorder.wait()
         samples, found = shares(raw)
+        if args.raw:
+            args.raw.write_text(raw.read_text())
     print(f"{sent} messages in {args.seconds} s; {samples} samples of the Rasa server\n")
     print("| part of the turn | share of samples |\n|---|---|")
     for part in PARTS:

@@ -44,3 +44,14 @@ def test_the_same_verdict_and_message_as_rasa(reply):
 def test_both_kinds_of_reply_are_in_the_cases():
     verdicts = {rasa_verdict(reply).split(":")[0] for reply in REPLIES}
     assert verdicts == {"valid", "invalid"}
+
+
+def test_installed_patches_reach_the_code_that_loads_models():
+    import rasa.core.processor
+
+    from bot import rasa_patches
+    from bot.graph_runner import SequentialGraphRunner
+
+    rasa_patches.install()
+    assert rasa.core.processor.DaskGraphRunner is SequentialGraphRunner
+    assert RemoteAction._validate_action_result is validate_action_result
