@@ -85,3 +85,32 @@ def test_an_empty_message_is_left_alone(trained):
     message = Message(data={"text": ""})
     trained.process([message])
     assert message.get("intent") is None
+
+
+def test_the_direct_row_equals_the_vectorizers_row_for_patient_texts(trained):
+    import yaml
+
+    texts = [
+        example.lstrip("- ").strip()
+        for block in yaml.safe_load((ROOT / "tests" / "nlu_heldout.yml").read_text())["nlu"]
+        for example in block["examples"].splitlines()
+        if example.strip()
+    ]
+    texts += ["", "🙂", "DOLOR DE ESPALDA!!!", "x" * 3000, "qwzx vbnm", "¿¿cuánto cuesta??"]
+    features = trained._features
+    for text in texts:
+        expected = features.transform([text]).toarray()[0]
+        row = np.zeros_like(expected, dtype=np.float64)
+        columns, values = features.terms(text)
+        np.add.at(row, columns, values)
+        assert np.allclose(row, expected, atol=1e-6), text
+        assert len(set(columns.tolist())) == len(columns)
+
+
+def test_probabilities_are_the_linear_models_own(trained):
+    from scipy.special import softmax
+
+    texts = ["what is prp", "¿me cubre el seguro?", "", "I fell off a ladder and can't feel my legs"]
+    matrix = trained._features.transform(texts)
+    expected = softmax(trained._temperature * np.asarray(matrix @ trained._weights.T + trained._bias), axis=1)
+    assert np.allclose(trained.probabilities(texts), expected, atol=1e-5)
