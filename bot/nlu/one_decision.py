@@ -73,12 +73,14 @@ class TextFeatures:
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, preprocessor=normalise,
             dtype=np.float32,
         )  # fmt: skip
-        # Text -> n-grams, as each vectorizer splits it (depends on its settings, not on fitting).
-        self._analyzers = [(v, v.build_analyzer()) for v in (self.word, self.chars)]
+        # Per vectorizer: its analyzer, vocabulary and IDF array, read once after fitting
+        # (sklearn's `idf_` property sums a sparse diagonal matrix on every access).
+        self._fitted: Optional[List[Tuple[Any, Dict[str, int], np.ndarray]]] = None
 
     def fit_transform(self, texts: Sequence[str]) -> Any:
         from scipy.sparse import hstack
 
+        self._fitted = None
         return hstack([self.word.fit_transform(texts), self.chars.fit_transform(texts)]).tocsr()
 
     def transform(self, texts: Sequence[str]) -> Any:
@@ -93,13 +95,14 @@ class TextFeatures:
         sklearn's per-call checks and sparse-matrix assembly: for one message those cost more than
         the arithmetic (docs/performance.md, profile). Tested equal to `transform`.
         """
+        if self._fitted is None:
+            self._fitted = [(v.build_analyzer(), v.vocabulary_, v.idf_) for v in (self.word, self.chars)]
         columns, values, offset = [], [], 0
-        for vectorizer, analyzer in self._analyzers:
-            vocabulary = vectorizer.vocabulary_
+        for analyzer, vocabulary, idf in self._fitted:
             counts = collections.Counter(vocabulary[gram] for gram in analyzer(text) if gram in vocabulary)
             part_columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
             part_values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-            part_values *= vectorizer.idf_[part_columns]
+            part_values *= idf[part_columns]
             norm = np.sqrt(np.dot(part_values, part_values))
             if norm > 0:
                 part_values /= norm
