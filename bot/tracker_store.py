@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 # SQLite waits this long for a lock before failing (pysqlite's default is 5 s). A failed read or
 # write falls back to Rasa's in-memory copy; two 5 s waits would overrun the channels' 10 s deadline.
 SQLITE_BUSY_TIMEOUT_SECONDS = 2
+# Pooled SQLite connections: as many as asyncio's default worker threads on a small machine.
+SQLITE_POOL_SIZE = 6
 # Turns the dialogue policies see: MemoizationPolicy's max_history (4) plus the current one.
 RECENT_USER_TURNS = 5
 # The tracker attribute that remembers how many of its events are already in the database.
@@ -66,6 +68,10 @@ class SafeSQLTrackerStore(SQLTrackerStore):
             ensure_private_file(str(db))
             kwargs["query"] = {"timeout": str(SQLITE_BUSY_TIMEOUT_SECONDS), **(kwargs.get("query") or {})}
         super().__init__(*args, **kwargs)
+        if dialect == "sqlite" and db:
+            self.engine.dispose()
+            self.engine = sqlite_engine(self.engine.url)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         # SQLAlchemy otherwise puts the failed statement's parameters (message texts) in errors.
         self.engine.hide_parameters = True
         self._create_recent_events_index()
@@ -185,6 +191,33 @@ class SafeSQLTrackerStore(SQLTrackerStore):
             new_events = list(self._additional_events(session, tracker))
         self._insert(tracker.sender_id, new_events)
         return new_events
+
+
+def sqlite_engine(url: Any) -> sa.engine.Engine:
+    """An engine for the SQLite file `make run` keeps conversations in, tuned for many at once.
+
+    - WAL journal: readers and the one writer no longer lock each other out. In SQLite's default
+      journal a save blocked every load, and the waiting connections slept in SQLite's busy
+      back-off, which capped throughput at 20 concurrent users (docs/performance.md).
+    - synchronous=NORMAL: with WAL, a commit is durable when the process crashes; only a power loss
+      or OS crash may lose the last commits (decisions.md). The bookings database is not affected.
+    - Pooled connections (SQLAlchemy 1.4 opens a new one per session for an SQLite file); a pooled
+      connection is used by one worker thread at a time, hence check_same_thread off.
+    """
+    engine = sa.create_engine(
+        url,
+        poolclass=sa.pool.QueuePool,
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=SQLITE_POOL_SIZE,
+        connect_args={"check_same_thread": False},
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def use_wal(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
 
 
 class RecentRows(NamedTuple):

@@ -146,3 +146,43 @@ def stored_events(database_url: str, sender: str) -> List[dict]:
             return [json.loads(data) for (data,) in rows]
     finally:
         engine.dispose()
+
+
+def test_an_sqlite_save_is_not_locked_out_by_a_reader(tmp_path):
+    """A reader in the middle of a read (a load, the staff inbox) used to block every save: SQLite's
+    default journal needs all readers gone to commit. With WAL the save goes through."""
+    import sqlite3
+
+    path = tmp_path / "tracker.db"
+    store = SafeSQLTrackerStore(DOMAIN, **tracker_store_config(f"sqlite:///{path}"))
+    tracker = DialogueStateTracker("patient-4", DOMAIN.slots)
+    for event in [ActionExecuted("action_listen"), *turn(0)]:
+        tracker.update(event)
+    asyncio.run(store.save(tracker))
+
+    reader = sqlite3.connect(path, timeout=0.1)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM events").fetchone()[0] > 0  # holds its read snapshot
+    try:
+        for event in turn(1):
+            tracker.update(event)
+        asyncio.run(store.save(tracker))  # before WAL: "database is locked" after the timeout
+    finally:
+        reader.rollback()
+        reader.close()
+    assert stored_events(f"sqlite:///{path}", "patient-4") == [e.as_dict() for e in tracker.events]
+
+
+def test_the_sqlite_journal_files_are_private(tmp_path):
+    path = tmp_path / "tracker.db"
+    store = SafeSQLTrackerStore(DOMAIN, **tracker_store_config(f"sqlite:///{path}"))
+    tracker = DialogueStateTracker("patient-5", DOMAIN.slots)
+    for event in [ActionExecuted("action_listen"), *turn(0)]:
+        tracker.update(event)
+    asyncio.run(store.save(tracker))
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    journal_files = [p for p in tmp_path.iterdir() if p.name.startswith("tracker.db")]
+    assert {p.name for p in journal_files} >= {"tracker.db", "tracker.db-wal"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in journal_files)
