@@ -118,43 +118,55 @@ class SafeSQLTrackerStore(SQLTrackerStore):
 
     # --- database work, in a worker thread ---------------------------------------------------
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Generator[Any, None, None]:
+        """A connection in one transaction, committed on success (bad data: TrackerStoreFailure).
+
+        The hot path uses SQLAlchemy Core, not the ORM: the ORM's unit of work and query objects
+        were most of the Python time these threads took from the event loop under load.
+        """
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except ValueError as error:
+            raise TrackerStoreFailure(f"tracker store operation failed: {type(error).__name__}") from error
+
     def _recent_rows(self, sender_id: str) -> "RecentRows":
-        event = self.SQLEvent
-        with self.session_scope() as session:
-            session_start = (
-                session.query(sa.func.max(event.timestamp))
-                .filter(event.sender_id == sender_id, event.type_name == SessionStarted.type_name)
-                .scalar()
-            )
-            in_session = [event.sender_id == sender_id]
+        events = self.SQLEvent.__table__
+        with self._transaction() as connection:
+            session_start = connection.execute(
+                sa.select(sa.func.max(events.c.timestamp)).where(
+                    events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name
+                )
+            ).scalar()
+            in_session = [events.c.sender_id == sender_id]
             if session_start is not None:
-                in_session.append(event.timestamp >= session_start)
-            first_recent_turn = (
-                session.query(event.id)
-                .filter(*in_session, event.type_name == UserUttered.type_name)
-                .order_by(event.id.desc())
+                in_session.append(events.c.timestamp >= session_start)
+            first_recent_turn = connection.execute(
+                sa.select(events.c.id)
+                .where(*in_session, events.c.type_name == UserUttered.type_name)
+                .order_by(events.c.id.desc())
                 .offset(RECENT_USER_TURNS - 1)
                 .limit(1)
-                .scalar()
-            )
-            recent = session.query(event.data).filter(*in_session)
+            ).scalar()
+            recent = sa.select(events.c.data).where(*in_session)
             state_before: List[Event] = []
             if first_recent_turn is not None:
-                recent = recent.filter(event.id >= first_recent_turn)
-                state_before = self._state_before(session, in_session, first_recent_turn)
+                recent = recent.where(events.c.id >= first_recent_turn)
+                state_before = self._state_before(connection, in_session, first_recent_turn)
             return RecentRows(
-                events=[json.loads(data) for (data,) in recent.order_by(event.id)],
+                events=[json.loads(data) for (data,) in connection.execute(recent.order_by(events.c.id))],
                 state_before=state_before,
             )
 
-    def _state_before(self, session: Any, in_session: list, before_id: int) -> List[Event]:
+    def _state_before(self, connection: Any, in_session: list, before_id: int) -> List[Event]:
         """Slot values and the open form as they were before event `before_id`."""
-        event = self.SQLEvent
-        earlier = (
-            session.query(event.type_name, event.data)
-            .filter(*in_session, event.id < before_id)
-            .filter(event.type_name.in_([SlotSet.type_name, ActiveLoop.type_name]))
-            .order_by(event.id)
+        events = self.SQLEvent.__table__
+        earlier = connection.execute(
+            sa.select(events.c.type_name, events.c.data)
+            .where(*in_session, events.c.id < before_id)
+            .where(events.c.type_name.in_([SlotSet.type_name, ActiveLoop.type_name]))
+            .order_by(events.c.id)
         )
         slots: Dict[str, Any] = {}
         active_loop: Optional[str] = None
@@ -171,20 +183,24 @@ class SafeSQLTrackerStore(SQLTrackerStore):
         return [*state, ActionExecuted(ACTION_LISTEN_NAME)]
 
     def _insert(self, sender_id: str, events: Iterable[Event]) -> None:
-        with self.session_scope() as session:
-            for event in events:
-                data = event.as_dict()
-                session.add(
-                    self.SQLEvent(
-                        sender_id=sender_id,
-                        type_name=event.type_name,
-                        timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                        action_name=data.get("name"),
-                        data=json.dumps(data),
-                    )
-                )
-            session.commit()
+        rows = []
+        for event in events:
+            data = event.as_dict()
+            rows.append(
+                {
+                    "sender_id": sender_id,
+                    "type_name": event.type_name,
+                    "timestamp": data.get("timestamp"),
+                    "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                    "action_name": data.get("name"),
+                    "data": json.dumps(data),
+                }
+            )
+        if rows:
+            with self._transaction() as connection:
+                # One statement per row, in order: ids follow the events' order on every database.
+                for row in rows:
+                    connection.execute(self.SQLEvent.__table__.insert(), row)
 
     def _save_by_count(self, tracker: DialogueStateTracker) -> List[Event]:
         with self.session_scope() as session:
