@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from typing import Any, Dict, Generator, Iterable, List, NamedTuple, Optional, Type
+from typing import Any, Dict, Generator, Iterable, List, NamedTuple, Optional, Tuple, Type
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
@@ -75,6 +75,7 @@ class SafeSQLTrackerStore(SQLTrackerStore):
         # SQLAlchemy otherwise puts the failed statement's parameters (message texts) in errors.
         self.engine.hide_parameters = True
         self._create_recent_events_index()
+        self._queries = WindowQueries(self.SQLEvent.__table__)
 
     def _create_recent_events_index(self) -> None:
         statement = f"CREATE INDEX IF NOT EXISTS {RECENT_EVENTS_INDEX} ON events (sender_id, type_name, id)"
@@ -132,42 +133,28 @@ class SafeSQLTrackerStore(SQLTrackerStore):
             raise TrackerStoreFailure(f"tracker store operation failed: {type(error).__name__}") from error
 
     def _recent_rows(self, sender_id: str) -> "RecentRows":
-        events = self.SQLEvent.__table__
+        queries = self._queries
         with self._transaction() as connection:
-            session_start = connection.execute(
-                sa.select(sa.func.max(events.c.timestamp)).where(
-                    events.c.sender_id == sender_id, events.c.type_name == SessionStarted.type_name
-                )
-            ).scalar()
-            in_session = [events.c.sender_id == sender_id]
-            if session_start is not None:
-                in_session.append(events.c.timestamp >= session_start)
-            first_recent_turn = connection.execute(
-                sa.select(events.c.id)
-                .where(*in_session, events.c.type_name == UserUttered.type_name)
-                .order_by(events.c.id.desc())
-                .offset(RECENT_USER_TURNS - 1)
-                .limit(1)
-            ).scalar()
-            recent = sa.select(events.c.data).where(*in_session)
+            session_start = connection.execute(queries.session_start, {"sender": sender_id}).scalar()
+            since = {"sender": sender_id, "start": session_start}
+            in_session = session_start is not None  # else: the whole conversation is one session
+            first_recent_turn = connection.execute(queries.first_recent_turn[in_session], since).scalar()
             state_before: List[Event] = []
             if first_recent_turn is not None:
-                recent = recent.where(events.c.id >= first_recent_turn)
-                state_before = self._state_before(connection, in_session, first_recent_turn)
-            return RecentRows(
-                events=[json.loads(data) for (data,) in connection.execute(recent.order_by(events.c.id))],
-                state_before=state_before,
+                state_before = self._state_before(
+                    connection.execute(
+                        queries.state_before[in_session], {**since, "first": first_recent_turn}
+                    )
+                )
+            # Event ids start at 1: "from 0" is the whole session.
+            recent = connection.execute(
+                queries.recent[in_session], {**since, "first": first_recent_turn or 0}
             )
+            return RecentRows(events=[json.loads(data) for (data,) in recent], state_before=state_before)
 
-    def _state_before(self, connection: Any, in_session: list, before_id: int) -> List[Event]:
-        """Slot values and the open form as they were before event `before_id`."""
-        events = self.SQLEvent.__table__
-        earlier = connection.execute(
-            sa.select(events.c.type_name, events.c.data)
-            .where(*in_session, events.c.id < before_id)
-            .where(events.c.type_name.in_([SlotSet.type_name, ActiveLoop.type_name]))
-            .order_by(events.c.id)
-        )
+    @staticmethod
+    def _state_before(earlier: Iterable[Tuple[str, str]]) -> List[Event]:
+        """Slot values and the open form as they were, from the slot and form events before."""
         slots: Dict[str, Any] = {}
         active_loop: Optional[str] = None
         for type_name, data in earlier:
@@ -198,9 +185,7 @@ class SafeSQLTrackerStore(SQLTrackerStore):
             )
         if rows:
             with self._transaction() as connection:
-                # One statement per row, in order: ids follow the events' order on every database.
-                for row in rows:
-                    connection.execute(self.SQLEvent.__table__.insert(), row)
+                connection.execute(self._queries.insert, rows)
 
     def _save_by_count(self, tracker: DialogueStateTracker) -> List[Event]:
         with self.session_scope() as session:
@@ -234,6 +219,48 @@ def sqlite_engine(url: Any) -> sa.engine.Engine:
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     return engine
+
+
+class WindowQueries:
+    """The statements of the hot path, built once with bound parameters.
+
+    Building SQLAlchemy statements per call (operators, coercions) cost more Python time than
+    running them. Each query that is limited to the latest session comes in two forms, indexed by
+    `in_session`: False where the conversation has no session start (the whole of it counts).
+    """
+
+    def __init__(self, events: sa.Table) -> None:
+        sender = events.c.sender_id == sa.bindparam("sender")
+
+        def since(in_session: bool) -> list:
+            return [sender, events.c.timestamp >= sa.bindparam("start")] if in_session else [sender]
+
+        self.session_start = sa.select(sa.func.max(events.c.timestamp)).where(
+            sender, events.c.type_name == SessionStarted.type_name
+        )
+        self.first_recent_turn = {
+            in_session: sa.select(events.c.id)
+            .where(*since(in_session), events.c.type_name == UserUttered.type_name)
+            .order_by(events.c.id.desc())
+            .offset(RECENT_USER_TURNS - 1)
+            .limit(1)
+            for in_session in (False, True)
+        }
+        self.state_before = {
+            in_session: sa.select(events.c.type_name, events.c.data)
+            .where(*since(in_session), events.c.id < sa.bindparam("first"))
+            .where(events.c.type_name.in_([SlotSet.type_name, ActiveLoop.type_name]))
+            .order_by(events.c.id)
+            for in_session in (False, True)
+        }
+        self.recent = {
+            in_session: sa.select(events.c.data)
+            .where(*since(in_session), events.c.id >= sa.bindparam("first"))
+            .order_by(events.c.id)
+            for in_session in (False, True)
+        }
+        # Executed with a list of rows: the database driver's executemany, rows in the given order.
+        self.insert = events.insert()
 
 
 class RecentRows(NamedTuple):
