@@ -9,7 +9,7 @@
 2. The cost of a message does not grow with the conversation. Rasa loads and replays every event
    of the session on each message, and every policy walks all of them again per prediction: on one
    SMS thread, message 200 took four times as long as message 1 (docs/performance.md). No policy
-   here looks further back than a few turns (Memoization: 4, the others: the previous turn), so
+   here looks further back than a few turns (rules: 3 dialogue states, the others: the previous turn), so
    `retrieve` loads only the last RECENT_USER_TURNS turns and, before them, the slot values and
    the open form as they were at that point. Saving writes exactly the events added since the load
    (counted on the tracker, not re-counted in the database), and the event broker gets the same
@@ -48,7 +48,8 @@ logger = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_SECONDS = 2
 # Pooled SQLite connections: as many as asyncio's default worker threads on a small machine.
 SQLITE_POOL_SIZE = 6
-# Turns the dialogue policies see: MemoizationPolicy's max_history (4) plus the current one.
+# Turns loaded per message: the longest rule spans 3 dialogue states (under 2 turns); actions that
+# look back (MORE's last answer, the count of fallbacks in a row) get a few turns more.
 RECENT_USER_TURNS = 5
 # The tracker attribute that remembers how many of its events are already in the database.
 STORED_EVENTS_ATTRIBUTE = "_clinic_stored_events"
@@ -155,17 +156,23 @@ class SafeSQLTrackerStore(SQLTrackerStore):
     @staticmethod
     def _state_before(earlier: Iterable[Tuple[str, str]]) -> List[Event]:
         """Slot values and the open form as they were, from the slot and form events before."""
-        slots: Dict[str, Any] = {}
-        active_loop: Optional[str] = None
+        # The latest event per slot, and of the form, keeping its time: actions read it (the booking's
+        # idempotency key is the time the summary was shown).
+        slots: Dict[str, Dict[str, Any]] = {}
+        active_loop: Optional[Dict[str, Any]] = None
         for type_name, data in earlier:
             parameters = json.loads(data)
             if type_name == SlotSet.type_name:
-                slots[parameters.get("name")] = parameters.get("value")
+                slots[parameters.get("name")] = parameters
             else:
-                active_loop = parameters.get("name")
-        state: List[Event] = [SlotSet(name, value) for name, value in slots.items() if name]
-        if active_loop:
-            state.append(ActiveLoop(active_loop))
+                active_loop = parameters
+        state: List[Event] = [
+            SlotSet(name, slot.get("value"), timestamp=slot.get("timestamp"))
+            for name, slot in slots.items()
+            if name
+        ]
+        if active_loop and active_loop.get("name"):
+            state.append(ActiveLoop(active_loop["name"], timestamp=active_loop.get("timestamp")))
         # The first recent turn, like every turn, follows the bot's listening.
         return [*state, ActionExecuted(ACTION_LISTEN_NAME)]
 

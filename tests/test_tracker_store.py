@@ -105,8 +105,13 @@ def test_the_recent_window_keeps_what_the_dialogue_needs(database_url):
     assert sum(isinstance(e, UserUttered) for e in windowed.events) == RECENT_USER_TURNS
     assert windowed.current_slot_values() == full.current_slot_values()
     assert windowed.active_loop_name == "booking_form"
-    # MemoizationPolicy's max_history is 4: the last four turns' states are the same.
+    # The policies look back a few dialogue states at most: the last eight are the same.
     assert windowed.past_states(DOMAIN)[-8:] == full.past_states(DOMAIN)[-8:]
+    # Slots set before the window keep the time they were set (the booking's idempotency key).
+    last_set = {e.key: e.timestamp for e in full.events if isinstance(e, SlotSet)}
+    first_turn = next(i for i, e in enumerate(windowed.events) if isinstance(e, UserUttered))
+    before_window = [e for e in list(windowed.events)[:first_turn] if isinstance(e, SlotSet)]
+    assert before_window and all(e.timestamp == last_set[e.key] for e in before_window)
 
 
 def test_a_short_conversation_is_loaded_whole(database_url):
