@@ -153,18 +153,22 @@ def stored_events(database_url: str, sender: str) -> List[dict]:
         engine.dispose()
 
 
+def sqlite_store_with_one_turn(path, sender: str):
+    store = SafeSQLTrackerStore(DOMAIN, **tracker_store_config(f"sqlite:///{path}"))
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    for event in [ActionExecuted("action_listen"), *turn(0)]:
+        tracker.update(event)
+    asyncio.run(store.save(tracker))
+    return store, tracker
+
+
 def test_an_sqlite_save_is_not_locked_out_by_a_reader(tmp_path):
     """A reader in the middle of a read (a load, the staff inbox) used to block every save: SQLite's
     default journal needs all readers gone to commit. With WAL the save goes through."""
     import sqlite3
 
     path = tmp_path / "tracker.db"
-    store = SafeSQLTrackerStore(DOMAIN, **tracker_store_config(f"sqlite:///{path}"))
-    tracker = DialogueStateTracker("patient-4", DOMAIN.slots)
-    for event in [ActionExecuted("action_listen"), *turn(0)]:
-        tracker.update(event)
-    asyncio.run(store.save(tracker))
-
+    store, tracker = sqlite_store_with_one_turn(path, "patient-4")
     reader = sqlite3.connect(path, timeout=0.1)
     reader.execute("BEGIN")
     assert reader.execute("SELECT count(*) FROM events").fetchone()[0] > 0  # holds its read snapshot
@@ -179,12 +183,7 @@ def test_an_sqlite_save_is_not_locked_out_by_a_reader(tmp_path):
 
 
 def test_the_sqlite_journal_files_are_private(tmp_path):
-    path = tmp_path / "tracker.db"
-    store = SafeSQLTrackerStore(DOMAIN, **tracker_store_config(f"sqlite:///{path}"))
-    tracker = DialogueStateTracker("patient-5", DOMAIN.slots)
-    for event in [ActionExecuted("action_listen"), *turn(0)]:
-        tracker.update(event)
-    asyncio.run(store.save(tracker))
+    store, _ = sqlite_store_with_one_turn(tmp_path / "tracker.db", "patient-5")
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
