@@ -88,14 +88,13 @@ class SafeSQLTrackerStore(SQLTrackerStore):
 
     @contextlib.contextmanager
     def session_scope(self) -> Generator[Any, None, None]:
-        session = self.sessionmaker()
-        try:
-            ensure_schema_exists(session)
-            yield session
-        except ValueError as error:
-            raise TrackerStoreFailure(f"tracker store operation failed: {type(error).__name__}") from error
-        finally:
-            session.close()
+        with _failures_kept_in_the_request():
+            session = self.sessionmaker()
+            try:
+                ensure_schema_exists(session)
+                yield session
+            finally:
+                session.close()
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """The latest session's recent turns, with the state they started from."""
@@ -127,11 +126,8 @@ class SafeSQLTrackerStore(SQLTrackerStore):
         The hot path uses SQLAlchemy Core, not the ORM: the ORM's unit of work and query objects
         were most of the Python time these threads took from the event loop under load.
         """
-        try:
-            with self.engine.begin() as connection:
-                yield connection
-        except ValueError as error:
-            raise TrackerStoreFailure(f"tracker store operation failed: {type(error).__name__}") from error
+        with _failures_kept_in_the_request(), self.engine.begin() as connection:
+            yield connection
 
     def _recent_rows(self, sender_id: str) -> "RecentRows":
         queries = self._queries
@@ -199,6 +195,15 @@ class SafeSQLTrackerStore(SQLTrackerStore):
             new_events = list(self._additional_events(session, tracker))
         self._insert(tracker.sender_id, new_events)
         return new_events
+
+
+@contextlib.contextmanager
+def _failures_kept_in_the_request() -> Generator[None, None, None]:
+    """A ValueError (bad data, a missing schema) as TrackerStoreFailure, never Rasa's exit (1. above)."""
+    try:
+        yield
+    except ValueError as error:
+        raise TrackerStoreFailure(f"tracker store operation failed: {type(error).__name__}") from error
 
 
 def sqlite_engine(url: Any) -> sa.engine.Engine:

@@ -11,11 +11,15 @@ from rasa.engine import loader
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import PROJECT_ROOT
 from bot.graph_runner import SequentialGraphRunner
 from tests.conftest import MODEL_PATH
+
+DOMAIN = Domain.load(str(PROJECT_ROOT / "domain.yml"))
 
 MESSAGES = [
     "What is PRP?",
@@ -62,7 +66,7 @@ def test_every_parse_is_the_one_dask_gives(runners, text):
 
 
 def conversation_steps():
-    """Each step of a conversation: an FAQ, an emergency, a language switch, a greeting."""
+    """Each step of a conversation: two FAQs (one offering a visit), an emergency, a greeting."""
     events = [
         ActionExecuted("action_session_start"),
         SlotSet("language", "en"),
@@ -71,7 +75,7 @@ def conversation_steps():
     turns = [
         ("faq", "faq/prp_what", ["utter_faq", "action_listen"]),
         ("faq", "faq/relief_treatment", ["utter_faq", "action_faq_followup", "action_listen"]),
-        ("emergency", None, ["action_emergency", "action_listen"]),
+        ("emergency", None, ["utter_emergency", "action_listen"]),
         ("greet", None, ["utter_greet", "action_listen"]),
     ]
     for intent, retrieval, actions in turns:
@@ -85,16 +89,13 @@ def conversation_steps():
             yield list(events)
 
 
-@pytest.mark.parametrize("step", list(range(12)))
+STEPS = list(conversation_steps())
+
+
+@pytest.mark.parametrize("step", range(len(STEPS)))
 def test_every_action_prediction_is_the_one_dask_gives(runners, step):
-    from rasa.shared.core.domain import Domain
-
-    from bot import PROJECT_ROOT
-
-    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
-    events = list(conversation_steps())[step]
     answers = [
-        predict(runners, runner_class, DialogueStateTracker.from_events("s", events, slots=domain.slots))
+        predict(runners, runner_class, DialogueStateTracker.from_events("s", STEPS[step], slots=DOMAIN.slots))
         for runner_class in (DaskGraphRunner, SequentialGraphRunner)
     ]
     assert answers[0] == answers[1]
